@@ -1,0 +1,12 @@
+import maintenance from "./maintenance.ts";
+
+/** Every job, in one explicit list: schedules, HTTP routes, the Worker and the CLI all read it. */
+export const JOBS = [maintenance] as const;
+
+/** Name of a registered job. */
+export type JobName = (typeof JOBS)[number]["name"];
+
+/** Default cron of every job, keyed by name (SCHEDULE_<NAME> overrides these). */
+export const DEFAULT_SCHEDULES: Record<JobName, string> = Object.fromEntries(
+  JOBS.map((j) => [j.name, j.schedule]),
+) as Record<JobName, string>;

@@ -1,0 +1,14 @@
+import { main } from "./cli.ts";
+
+// The process entry of `rdtm`: wires the real process to the CLI and exits with its code.
+const stopSignal = new Promise<string>((resolve) => {
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => resolve(sig));
+});
+const code = await main(process.argv.slice(2), {
+  env: process.env,
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  tty: process.stdout.isTTY === true,
+  stopSignal,
+});
+process.exit(code);

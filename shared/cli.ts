@@ -1,0 +1,227 @@
+import { parseArgs } from "node:util";
+import { serializeRun } from "./app.ts";
+import { migrate } from "./db.ts";
+import { withDotenv } from "./dotenv.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
+import { listJobs } from "./jobs-view.ts";
+import { backupDatabase } from "./maintenance/backup.ts";
+import { nodeHost, startServer } from "./node.ts";
+import { createServices, type Services } from "./services.ts";
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, skipped: 4 } as const;
+
+/** Where the CLI reads its environment and writes its output; tests pass their own. */
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  tty: boolean;
+  /** Resolves when the process is asked to stop (SIGTERM/SIGINT); used by `serve`. */
+  stopSignal: Promise<string>;
+}
+
+const HELP: Record<string, string> = {
+  main: `rdtm — repairs Real-Debrid torrents, broken library symlinks and stuck downloads
+
+Usage: rdtm <command> [options]
+
+Commands:
+  serve                 run the HTTP server and every scheduled job
+  run <job>             run one job now and print its result
+  status                show every job: schedule, next run, last run
+  migrate               apply pending database migrations
+  backup                take a database backup now (rotated like the scheduled ones)
+
+Global options:
+  --env-file <path>     dotenv file to read (default .dev.vars); real env vars win
+  -h, --help            help for rdtm or a command
+  -v, --version         print the version
+
+Exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid configuration, 4 skipped (job busy)`,
+  serve: `Usage: rdtm serve\n\nStarts the HTTP server (PORT, HOST) and schedules every job. Stops cleanly on SIGTERM/SIGINT.`,
+  run: `Usage: rdtm run <job> [--dry-run | --real] [--limit N] [--json]
+
+  --dry-run     record what would be done, change nothing (default: DRY_RUN)
+  --real        perform the actions
+  --limit N     cap the amount of work of this run
+  --json        print the run as JSON
+
+Exit code: 0 succeeded, 1 failed or aborted, 4 skipped because the job is running elsewhere.`,
+  status: `Usage: rdtm status [--json]\n\nLists every job with its schedule, next run, current run and last run.`,
+  migrate: `Usage: rdtm migrate\n\nApplies pending migrations from schema/ and prints what was applied.`,
+  backup: `Usage: rdtm backup [--json]\n\nWrites a backup to BACKUP_DIR now and keeps the newest BACKUP_KEEP.`,
+};
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+  "env-file": { type: "string" },
+  "dry-run": { type: "boolean" },
+  real: { type: "boolean" },
+  limit: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const COMMAND_OPTIONS: Record<string, string[]> = {
+  serve: [],
+  run: ["dry-run", "real", "limit", "json"],
+  status: ["json"],
+  migrate: [],
+  backup: ["json"],
+};
+
+/** Runs the CLI and returns its exit code. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.err(`rdtm: ${errorMessage(err)}\nSee 'rdtm --help'.`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.version) {
+    io.out("rdtm 0.1.0");
+    return EXIT.ok;
+  }
+  if (!command || !(command in COMMAND_OPTIONS)) {
+    if (values.help || !command) {
+      io.out(HELP.main ?? "");
+      return command || values.help ? EXIT.ok : EXIT.usage;
+    }
+    io.err(`rdtm: unknown command '${command}'\nSee 'rdtm --help'.`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    io.out(HELP[command] ?? "");
+    return EXIT.ok;
+  }
+  const allowed = new Set([...(COMMAND_OPTIONS[command] ?? []), "env-file"]);
+  const stray = Object.keys(values).find((k) => !allowed.has(k));
+  if (stray) return usage(io, command, `option --${stray} does not apply to '${command}'`);
+  const wantPositional = command === "run" ? 1 : 0;
+  if (rest.length !== wantPositional) {
+    return usage(io, command, command === "run" ? "give exactly one job name" : `unexpected argument '${rest[0]}'`);
+  }
+  if (values["dry-run"] && values.real) return usage(io, command, "--dry-run and --real exclude each other");
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!/^\d+$/.test(values.limit) || limit < 1)
+      return usage(io, command, `--limit expects a whole number >= 1, got '${values.limit}'`);
+  }
+
+  const env = withDotenv(io.env, values["env-file"] ?? ".dev.vars");
+  if (values["env-file"] && env === io.env) return usage(io, command, `env file not found: ${values["env-file"]}`);
+  try {
+    if (command === "serve") return await serve(env, io);
+    const services = await createServices({
+      env,
+      host: nodeHost(env.LIBSQL_URL ?? "file:data/rdtm.db"),
+      tty: io.tty,
+      migrate: command !== "migrate",
+    });
+    try {
+      switch (command) {
+        case "run":
+          return await runJob(services, io, rest[0] ?? "", {
+            dryRun: values.real ? false : values["dry-run"] ? true : undefined,
+            limit,
+            json: values.json === true,
+          });
+        case "status":
+          return await status(services, io, values.json === true);
+        case "migrate": {
+          const applied = await migrate(services.db);
+          io.out(applied.length > 0 ? `applied migrations: ${applied.join(", ")}` : "database is up to date");
+          return EXIT.ok;
+        }
+        default: {
+          const { config, db } = services;
+          const result = await backupDatabase(db, config.LIBSQL_URL, {
+            dir: config.BACKUP_DIR,
+            keep: config.BACKUP_KEEP,
+            now: Date.now(),
+          });
+          io.out(
+            values.json
+              ? JSON.stringify(result)
+              : `backup written: ${result.file} (${result.bytes} bytes)${result.removed.length ? `; removed ${result.removed.length} old` : ""}`,
+          );
+          return EXIT.ok;
+        }
+      }
+    } finally {
+      services.db.close();
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      return EXIT.config;
+    }
+    io.err(`rdtm ${command}: ${errorMessage(err)}`);
+    return EXIT.failed;
+  }
+}
+
+function usage(io: CliIo, command: string, message: string): number {
+  io.err(`rdtm ${command}: ${message}\nSee 'rdtm ${command} --help'.`);
+  return EXIT.usage;
+}
+
+async function serve(env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  const server = await startServer(env, io.tty);
+  const signal = await io.stopSignal;
+  server.services.log.info("stop requested", { signal });
+  await server.stop();
+  return EXIT.ok;
+}
+
+async function runJob(
+  s: Services,
+  io: CliIo,
+  name: string,
+  opts: { dryRun: boolean | undefined; limit: number | undefined; json: boolean },
+): Promise<number> {
+  if (!s.runner.jobs.some((j) => j.name === name)) {
+    return usage(io, "run", `unknown job '${name}' (jobs: ${s.runner.jobs.map((j) => j.name).join(", ")})`);
+  }
+  const result = await s.runner.run(name, { trigger: "cli", dryRun: opts.dryRun, limit: opts.limit });
+  if (opts.json) io.out(JSON.stringify(serializeRun(result)));
+  else if (result.status === "skipped") io.out(`${name}: skipped (${result.skipReason})`);
+  else
+    io.out(
+      `${name}: ${result.status}${result.dryRun ? " (dry run)" : ""} in ${result.durationMs} ms\n${JSON.stringify(result.summary ?? { error: result.error }, null, 2)}`,
+    );
+  return result.status === "succeeded" ? EXIT.ok : result.status === "skipped" ? EXIT.skipped : EXIT.failed;
+}
+
+async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
+  const jobs = await listJobs(s);
+  if (json) {
+    io.out(JSON.stringify({ jobs }));
+    return EXIT.ok;
+  }
+  const rows = jobs.map((j) => [
+    j.name,
+    j.schedule ?? "off",
+    j.nextRun ?? "-",
+    j.running ? `running since ${j.running.since}` : "idle",
+    j.lastRun ? `${j.lastRun.status} ${j.lastRun.startedAt}` : "never",
+  ]);
+  io.out(table(["JOB", "SCHEDULE", "NEXT RUN", "NOW", "LAST RUN"], rows));
+  return EXIT.ok;
+}
+
+/** Left-aligned text table. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(head), ...rows.map(line)].join("\n");
+}

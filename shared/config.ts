@@ -1,0 +1,217 @@
+import { Cron } from "croner";
+import * as v from "valibot";
+import { ConfigError } from "./errors.ts";
+
+const BOOL_WORDS: Record<string, boolean> = {
+  true: true,
+  "1": true,
+  yes: true,
+  on: true,
+  false: false,
+  "0": false,
+  no: false,
+  off: false,
+};
+
+const Bool = v.pipe(
+  v.string(),
+  v.trim(),
+  v.toLowerCase(),
+  v.check((s) => s in BOOL_WORDS, "expected true/false (or 1/0, yes/no, on/off)"),
+  v.transform((s) => BOOL_WORDS[s] === true),
+);
+
+const int = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^-?\d+$/, "expected a whole number"),
+    v.transform(Number),
+    v.number(),
+    v.minValue(min, `expected a number >= ${min}`),
+    v.maxValue(max, `expected a number <= ${max}`),
+  );
+
+const DB_URL = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) => s === ":memory:" || /^(file:.+|https?:\/\/[^\s]+|libsql:\/\/[^\s]+|wss?:\/\/[^\s]+)$/.test(s),
+    "expected file:<path>, http(s)://host:port, libsql://host or ws(s)://host",
+  ),
+);
+
+const Secret = (min: number) => v.pipe(v.string(), v.trim(), v.minLength(min, `must be at least ${min} characters`));
+
+/** Checks a cron pattern the way croner will run it; "off" disables the schedule. */
+export const CronPattern = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((s) => s === "off" || cronError(s) === undefined, "expected a cron pattern (5 or 6 fields) or off"),
+);
+
+function cronError(pattern: string): string | undefined {
+  try {
+    new Cron(pattern, { paused: true });
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+interface VarSpec {
+  schema: v.GenericSchema<string, unknown>;
+  default?: string;
+  doc: string;
+  secret?: boolean;
+  /** A value the schema must refuse; keeps the config test honest for every variable. */
+  invalidSample: string;
+}
+
+/** Every environment variable RDTM reads, with its default and meaning (README and .dev.vars.example follow this). */
+export const CONFIG_VARS = {
+  LIBSQL_URL: {
+    schema: DB_URL,
+    default: "file:data/rdtm.db",
+    doc: "Database: file:<path> (embedded) or http(s)://, libsql:// for sqld",
+    invalidSample: "postgres://x",
+  },
+  LIBSQL_AUTH_TOKEN: { schema: Secret(1), doc: "JWT for sqld when its auth is on", secret: true, invalidSample: "  " },
+  API_TOKEN: {
+    schema: Secret(16),
+    doc: "Bearer token for invoking and mutating routes; unset disables them",
+    secret: true,
+    invalidSample: "short",
+  },
+  HOST: {
+    schema: v.pipe(v.string(), v.trim(), v.regex(/^[\w.:-]+$/, "expected a host name or IP address")),
+    default: "0.0.0.0",
+    doc: "Address the HTTP server listens on",
+    invalidSample: "bad host!",
+  },
+  PORT: { schema: int(0, 65535), default: "8787", doc: "HTTP port (0 picks a free port)", invalidSample: "99999" },
+  DRY_RUN: {
+    schema: Bool,
+    default: "true",
+    doc: "Default run mode: true records what would be done and changes nothing",
+    invalidSample: "maybe",
+  },
+  LOG_LEVEL: {
+    schema: v.picklist(
+      ["silent", "error", "warn", "info", "debug", "trace"],
+      "expected one of silent, error, warn, info, debug, trace",
+    ),
+    default: "info",
+    doc: "Log verbosity",
+    invalidSample: "loud",
+  },
+  LOG_FORMAT: {
+    schema: v.picklist(["auto", "json", "pretty"], "expected auto, json or pretty"),
+    default: "auto",
+    doc: "auto: readable on a terminal, JSON lines otherwise",
+    invalidSample: "xml",
+  },
+  LEASE_TTL_SECONDS: {
+    schema: int(2, 3600),
+    default: "60",
+    doc: "How long a job lease lives without a heartbeat (a crashed run frees its job after this)",
+    invalidSample: "1",
+  },
+  SHUTDOWN_GRACE_SECONDS: {
+    schema: int(0, 600),
+    default: "20",
+    doc: "On SIGTERM, how long running jobs may finish before they are aborted",
+    invalidSample: "-1",
+  },
+  HISTORY_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: "30",
+    doc: "Days of job runs and repair attempts kept",
+    invalidSample: "0",
+  },
+  METRICS_RETENTION_DAYS: { schema: int(1, 3650), default: "90", doc: "Days of metrics kept", invalidSample: "abc" },
+  BACKUP_DIR: {
+    schema: v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty")),
+    default: "data/backups",
+    doc: "Where the maintenance job writes database backups",
+    invalidSample: " ",
+  },
+  BACKUP_KEEP: {
+    schema: int(1, 1000),
+    default: "7",
+    doc: "Newest backups kept; older ones are removed",
+    invalidSample: "0",
+  },
+} satisfies Record<string, VarSpec>;
+
+type Vars = typeof CONFIG_VARS;
+type Out<K extends keyof Vars> = v.InferOutput<Vars[K]["schema"]>;
+
+/** The typed configuration every part of RDTM receives. */
+export type Config = { [K in keyof Vars as Vars[K] extends { default: string } ? K : never]: Out<K> } & {
+  [K in keyof Vars as Vars[K] extends { default: string } ? never : K]?: Out<K>;
+} & {
+  /** Effective schedule per job (null when turned off). */
+  schedules: Record<string, string | null>;
+};
+
+/** The environment variable that overrides a job's schedule, e.g. SCHEDULE_RD_QUICK_SCAN. */
+export function scheduleVar(job: string): string {
+  return `SCHEDULE_${job.toUpperCase().replace(/-/g, "_")}`;
+}
+
+/** Names of the variables whose values must never be printed. */
+export const SECRET_VARS = new Set(
+  Object.entries(CONFIG_VARS)
+    .filter(([, s]) => (s as VarSpec).secret)
+    .map(([k]) => k),
+);
+
+/**
+ * Parses an environment into Config. `jobSchedules` maps each job to its default cron so schedule
+ * overrides are checked against real job names. Throws ConfigError listing every problem at once.
+ */
+export function parseConfig(env: Record<string, string | undefined>, jobSchedules: Record<string, string>): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(CONFIG_VARS) as [string, VarSpec][]) {
+    const raw = env[key];
+    const value = raw === undefined || raw === "" ? spec.default : raw;
+    if (value === undefined) continue;
+    const r = v.safeParse(spec.schema, value);
+    if (r.success) out[key] = r.output;
+    else problems.push(describe(key, r.issues, spec.secret === true));
+  }
+  const schedules: Record<string, string | null> = {};
+  for (const [job, fallback] of Object.entries(jobSchedules)) {
+    const key = scheduleVar(job);
+    const raw = env[key]?.trim() || fallback;
+    const r = v.safeParse(CronPattern, raw);
+    if (!r.success) problems.push(describe(key, r.issues, false));
+    else schedules[job] = r.output === "off" ? null : r.output;
+  }
+  const known = new Set(Object.keys(jobSchedules).map(scheduleVar));
+  for (const key of Object.keys(env)) {
+    if (key.startsWith("SCHEDULE_") && !known.has(key)) {
+      problems.push(`${key}: no job by that name (schedulable jobs: ${[...known].join(", ")})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...(out as Omit<Config, "schedules">), schedules } as Config;
+}
+
+function describe(key: string, issues: v.BaseIssue<unknown>[], secret: boolean): string {
+  const first = issues[0];
+  if (!first) return `${key}: invalid value`;
+  // valibot's own messages quote the received value; for secrets only our own wording is safe.
+  const message = secret ? first.message.replace(/Received .*/s, "invalid value") : first.message;
+  const received = secret || first.input === undefined ? "" : ` (got ${JSON.stringify(first.input)})`;
+  return `${key}: ${message}${message.includes("Received") ? "" : received}`;
+}
+
+/** The configuration with secret values masked, safe to log or show. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config).map(([k, val]) => [k, SECRET_VARS.has(k) && val !== undefined ? "***" : val]),
+  );
+}

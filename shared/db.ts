@@ -1,0 +1,85 @@
+import { type Client, createClient, LibsqlError } from "@libsql/client";
+import { MIGRATIONS } from "../schema/index.ts";
+
+/** The database handle every job and route uses. */
+export type Db = Client;
+
+/** True for an embedded database file (as opposed to an sqld server). */
+export function isFileUrl(url: string): boolean {
+  return url.startsWith("file:") || url === ":memory:";
+}
+
+/**
+ * Opens libSQL: `file:` is the embedded database (WAL, busy timeout so processes queue instead of
+ * failing), anything else is an sqld server reached over HTTP.
+ */
+export async function openDb(url: string, authToken?: string): Promise<Db> {
+  if (url.startsWith("file:")) await ensureParentDir(url);
+  const db = createClient({ url, authToken, timeout: 5_000 });
+  if (url.startsWith("file:")) {
+    await db.execute("PRAGMA journal_mode = WAL");
+    await db.execute("PRAGMA synchronous = NORMAL");
+  }
+  return db;
+}
+
+async function ensureParentDir(url: string): Promise<void> {
+  const path = url.slice("file:".length).split("?")[0] ?? "";
+  const slash = path.lastIndexOf("/");
+  if (slash <= 0) return;
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(path.slice(0, slash), { recursive: true });
+}
+
+/** SQLITE_BUSY/LOCKED: another process holds the write lock; worth waiting for. */
+export function isBusyError(err: unknown): boolean {
+  if (!(err instanceof LibsqlError)) return false;
+  return /BUSY|LOCKED/.test(err.code) || /database is locked|busy/i.test(err.message);
+}
+
+/** Retries `fn` while the database answers busy, with a growing pause, up to `timeoutMs`. */
+export async function withBusyRetry<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 25; ; pause = Math.min(pause * 2, 1_000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isBusyError(err) || Date.now() + pause > deadline) throw err;
+      await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
+    }
+  }
+}
+
+/**
+ * Applies pending migrations in order, each recorded in `schema_migrations`. All pending ones run in
+ * one write transaction that first re-reads what is applied, so two processes starting together
+ * apply each migration exactly once: the second waits for the lock, then finds nothing to do.
+ */
+export async function migrate(db: Db, migrations = MIGRATIONS): Promise<number[]> {
+  await withBusyRetry(() =>
+    db.execute(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    ),
+  );
+  return withBusyRetry(async () => {
+    const tx = await db.transaction("write");
+    try {
+      const rs = await tx.execute("SELECT version FROM schema_migrations");
+      const applied = new Set(rs.rows.map((r) => Number(r.version)));
+      const done: number[] = [];
+      for (const m of migrations) {
+        if (applied.has(m.version)) continue;
+        await tx.executeMultiple(m.sql);
+        await tx.execute({
+          sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+          args: [m.version, m.name, Date.now()],
+        });
+        done.push(m.version);
+      }
+      await tx.commit();
+      return done;
+    } finally {
+      tx.close();
+    }
+  });
+}

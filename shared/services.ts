@@ -1,0 +1,51 @@
+import { DEFAULT_SCHEDULES, JOBS } from "../functions/index.ts";
+import { createApp } from "./app.ts";
+import { type Config, parseConfig } from "./config.ts";
+import { type Db, migrate, openDb } from "./db.ts";
+import { databaseProbe, jobsProbe } from "./health.ts";
+import type { Host, JobDefinition } from "./job.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { createRunner, type Runner } from "./runner.ts";
+
+/** Everything one process (Node server, CLI, or Worker isolate) runs on. */
+export interface Services {
+  config: Config;
+  db: Db;
+  log: Logger;
+  runner: Runner;
+  app: ReturnType<typeof createApp>;
+}
+
+export interface ServicesOptions {
+  env: Record<string, string | undefined>;
+  host: Host;
+  /** true when output goes to a terminal (readable log lines instead of JSON). */
+  tty?: boolean;
+  jobs?: readonly JobDefinition[];
+  /** Applies pending migrations before anything runs (default true). */
+  migrate?: boolean;
+}
+
+/** Parses config (throws ConfigError), opens and migrates the database, and wires runner and app. */
+export async function createServices(opts: ServicesOptions): Promise<Services> {
+  const config = parseConfig(opts.env, DEFAULT_SCHEDULES);
+  const log = createLogger({
+    level: config.LOG_LEVEL,
+    format: config.LOG_FORMAT === "auto" ? (opts.tty ? "pretty" : "json") : config.LOG_FORMAT,
+    secrets: [config.API_TOKEN, config.LIBSQL_AUTH_TOKEN],
+  });
+  const db = await openDb(config.LIBSQL_URL, config.LIBSQL_AUTH_TOKEN);
+  try {
+    if (opts.migrate !== false) {
+      const applied = await migrate(db);
+      if (applied.length > 0) log.info("database migrated", { applied });
+    }
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const runner = createRunner({ jobs: opts.jobs ?? JOBS, config, db, log, host: opts.host });
+  const probes = { database: databaseProbe(db, config.LIBSQL_URL), jobs: jobsProbe(db) };
+  const app = createApp({ config, db, runner, log, probes });
+  return { config, db, log, runner, app };
+}
