@@ -47,7 +47,10 @@ const Secret = (min: number) => v.pipe(v.string(), v.trim(), v.minLength(min, `m
 export const CronPattern = v.pipe(
   v.string(),
   v.trim(),
-  v.check((s) => s === "off" || cronError(s) === undefined, "expected a cron pattern (5 or 6 fields) or off"),
+  v.check(
+    (s) => s === "off" || cronError(s) === undefined,
+    (issue) => `expected a cron pattern (5 or 6 fields) or off: ${cronError(String(issue.input))}`,
+  ),
 );
 
 function cronError(pattern: string): string | undefined {

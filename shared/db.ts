@@ -1,5 +1,8 @@
 import { type Client, createClient, LibsqlError } from "@libsql/client";
 import { MIGRATIONS } from "../schema/index.ts";
+import { gateFileClient } from "./db-gate.ts";
+
+const FILE_BUSY_TIMEOUT_MS = 10_000;
 
 /** The database handle every job and route uses. */
 export type Db = Client;
@@ -10,12 +13,14 @@ export function isFileUrl(url: string): boolean {
 }
 
 /**
- * Opens libSQL: `file:` is the embedded database (WAL, busy timeout so processes queue instead of
- * failing), anything else is an sqld server reached over HTTP.
+ * Opens libSQL: `file:` is the embedded database (WAL; one gate per process, SQLite's busy timeout
+ * between processes, see gateFileClient), anything else is an sqld server reached over HTTP.
  */
 export async function openDb(url: string, authToken?: string): Promise<Db> {
-  if (url.startsWith("file:")) await ensureParentDir(url);
-  const db = createClient({ url, authToken, timeout: 5_000 });
+  const file = url.startsWith("file:");
+  if (file) await ensureParentDir(url);
+  const client = createClient({ url, authToken, timeout: FILE_BUSY_TIMEOUT_MS });
+  const db = file ? gateFileClient(client) : retryingBusy(client);
   if (url.startsWith("file:")) {
     await db.execute("PRAGMA journal_mode = WAL");
     await db.execute("PRAGMA synchronous = NORMAL");
@@ -48,6 +53,26 @@ export async function withBusyRetry<T>(fn: () => Promise<T>, timeoutMs = 30_000)
       await new Promise((r) => setTimeout(r, pause + Math.random() * pause));
     }
   }
+}
+
+// Calls that either apply whole or not at all, so retrying them after SQLITE_BUSY is safe.
+// (executeMultiple is left out: it can stop half-way.)
+const RETRIED = new Set<PropertyKey>(["execute", "batch", "transaction"]);
+
+/**
+ * Wraps an sqld client so whole-or-nothing calls wait for the write lock instead of failing with BUSY.
+ * (Not for file databases: there a failed BEGIN leaves its connection unusable until GC, see db-gate.)
+ */
+export function retryingBusy(client: Client): Client {
+  return new Proxy(client, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (!RETRIED.has(prop)) return fn.bind(target);
+      return (...args: unknown[]) => withBusyRetry(() => fn.apply(target, args) as Promise<unknown>);
+    },
+  });
 }
 
 /**

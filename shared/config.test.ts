@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_VARS, parseConfig, redactConfig, SECRET_VARS, scheduleVar } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+
+const JOBS = { maintenance: "30 4 * * *", "rd-quick-scan": "*/10 * * * *" };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env, JOBS);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseConfig", () => {
+  it("gives every documented default on an empty environment", () => {
+    const c = parseConfig({}, JOBS);
+    expect(c).toMatchObject({
+      LIBSQL_URL: "file:data/rdtm.db",
+      PORT: 8787,
+      HOST: "0.0.0.0",
+      DRY_RUN: true,
+      LOG_LEVEL: "info",
+      HISTORY_RETENTION_DAYS: 30,
+      METRICS_RETENTION_DAYS: 90,
+      BACKUP_KEEP: 7,
+      LEASE_TTL_SECONDS: 60,
+    });
+    expect(c.API_TOKEN).toBeUndefined();
+    expect(c.schedules).toEqual(JOBS);
+  });
+
+  it("parses typed values", () => {
+    const c = parseConfig(
+      { PORT: " 9000 ", DRY_RUN: "no", LIBSQL_URL: "http://sqld:8080", API_TOKEN: "x".repeat(16) },
+      JOBS,
+    );
+    expect(c.PORT).toBe(9000);
+    expect(c.DRY_RUN).toBe(false);
+    expect(c.LIBSQL_URL).toBe("http://sqld:8080");
+  });
+
+  it.each(Object.entries(CONFIG_VARS))("refuses a wrong %s with a message naming it", (key, spec) => {
+    const problems = problemsOf({ [key]: spec.invalidSample });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${key}: `));
+  });
+
+  it("lists every problem at once", () => {
+    const problems = problemsOf({
+      PORT: "http",
+      DRY_RUN: "perhaps",
+      LOG_LEVEL: "x",
+      SCHEDULE_MAINTENANCE: "61 * * * *",
+    });
+    expect(problems.map((p) => p.split(":")[0])).toEqual(["PORT", "DRY_RUN", "LOG_LEVEL", "SCHEDULE_MAINTENANCE"]);
+  });
+
+  it("takes schedule overrides, 'off' and refuses unknown jobs", () => {
+    const c = parseConfig({ SCHEDULE_RD_QUICK_SCAN: "*/2 * * * * *", SCHEDULE_MAINTENANCE: "off" }, JOBS);
+    expect(c.schedules).toEqual({ maintenance: null, "rd-quick-scan": "*/2 * * * * *" });
+    expect(problemsOf({ SCHEDULE_NOPE: "* * * * *" })[0]).toMatch(/^SCHEDULE_NOPE: no job by that name/);
+    expect(scheduleVar("rd-full-scan-page")).toBe("SCHEDULE_RD_FULL_SCAN_PAGE");
+  });
+
+  it("never prints a secret value, even a wrong one", () => {
+    const secret = "tooShort";
+    const err = (() => {
+      try {
+        parseConfig({ API_TOKEN: secret }, JOBS);
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err?.message).toMatch(/API_TOKEN: must be at least 16 characters/);
+    expect(err?.message).not.toContain(secret);
+    expect(SECRET_VARS).toEqual(new Set(["LIBSQL_AUTH_TOKEN", "API_TOKEN"]));
+  });
+
+  it("masks secrets when the config is shown", () => {
+    const c = parseConfig({ API_TOKEN: "a-very-secret-token-123" }, JOBS);
+    expect(JSON.stringify(redactConfig(c))).not.toContain("a-very-secret-token-123");
+    expect(redactConfig(c).API_TOKEN).toBe("***");
+  });
+});

@@ -1,0 +1,118 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+/** Every child gets killed after this, whatever the test does. */
+const WATCHDOG_MS = 180_000;
+
+/** A fresh temporary directory. */
+export function tempDir(prefix = "rdtm-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A TCP port free on loopback right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A spawned process with its collected output. */
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
+  kill: (signal?: NodeJS.Signals) => void;
+}
+
+/** Spawns a command with a watchdog so it can never outlive the test run. */
+export function spawnProc(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): Proc {
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd ?? ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", TZ: "UTC", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += String(d);
+  });
+  child.stderr?.on("data", (d) => {
+    out += String(d);
+  });
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), WATCHDOG_MS);
+  watchdog.unref();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => {
+      clearTimeout(watchdog);
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    output: () => out,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    async waitFor(pattern, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(out)) {
+        if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before ${pattern}:\n${out}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+  };
+}
+
+/** Starts `rdtm serve` from the built bundle on a loopback port. */
+export async function startRdtm(
+  env: Record<string, string>,
+  cwd: string,
+): Promise<Proc & { port: number; url: string }> {
+  const port = await freePort();
+  const proc = spawnProc(process.execPath, [join(ROOT, "dist/cli.mjs"), "serve"], {
+    cwd,
+    env: { HOST: "127.0.0.1", PORT: String(port), LOG_FORMAT: "json", ...env },
+  });
+  await proc.waitFor(/"msg":"listening"/);
+  return Object.assign(proc, { port, url: `http://127.0.0.1:${port}` });
+}
+
+/** Runs the CLI bundle to completion. */
+export async function runCli(args: string[], env: Record<string, string>, cwd: string) {
+  const proc = spawnProc(process.execPath, [join(ROOT, "dist/cli.mjs"), ...args], {
+    cwd,
+    env: { LOG_FORMAT: "json", ...env },
+  });
+  const { code } = await proc.exited;
+  return { code, output: proc.output() };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
