@@ -6,7 +6,7 @@ import { secureHeaders } from "hono/secure-headers";
 import * as v from "valibot";
 import { requireToken } from "./auth.ts";
 import type { Config } from "./config.ts";
-import type { Db } from "./db.ts";
+import { type Db, isDatabaseUnavailable } from "./db.ts";
 import { errorMessage } from "./errors.ts";
 import { checkHealth, type HealthProbe } from "./health.ts";
 import { listJobs } from "./jobs-view.ts";
@@ -93,9 +93,9 @@ export function createApp(deps: AppDeps) {
     if (err instanceof UnknownJobError) {
       return c.json({ error: err.message, jobs: runner.jobs.map((j) => j.name) }, 404);
     }
-    if (err instanceof LibsqlError) {
+    if (isDatabaseUnavailable(err) || err instanceof LibsqlError) {
       log.error("database error while serving a request", { path: c.req.path, error: errorMessage(err) });
-      return c.json({ error: "database unavailable", detail: err.code }, 503);
+      return c.json({ error: "database unavailable" }, 503);
     }
     log.error("request failed", { path: c.req.path, error: errorMessage(err) }, err);
     return c.json({ error: "internal error" }, 500);

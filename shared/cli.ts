@@ -172,7 +172,10 @@ function usage(io: CliIo, command: string, message: string): number {
 }
 
 async function serve(env: Record<string, string | undefined>, io: CliIo): Promise<number> {
-  const server = await startServer(env, io.tty);
+  // A stop request while still waiting for the database ends the process at once.
+  const early = io.stopSignal.then(() => null);
+  const server = await Promise.race([startServer(env, io.tty), early]);
+  if (!server) return EXIT.ok;
   const signal = await io.stopSignal;
   server.services.log.info("stop requested", { signal });
   await server.stop();

@@ -36,6 +36,25 @@ async function ensureParentDir(url: string): Promise<void> {
   await mkdir(path.slice(0, slash), { recursive: true });
 }
 
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+]);
+
+/** The database could not be reached or answered with a server error (sqld down, restarting, network). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof LibsqlError)
+    return /SERVER_ERROR|HRANA|STREAM|WEBSOCKET|HTTP|TIMEOUT/.test(err.code) || !/^SQLITE_/.test(err.code);
+  if (!(err instanceof Error)) return false;
+  const cause = err.cause as { code?: string } | undefined;
+  return (err.name === "TypeError" && /fetch failed/.test(err.message)) || NETWORK_CODES.has(cause?.code ?? "");
+}
+
 /** SQLITE_BUSY/LOCKED: another process holds the write lock; worth waiting for. */
 export function isBusyError(err: unknown): boolean {
   if (!(err instanceof LibsqlError)) return false;

@@ -1,7 +1,8 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Cron } from "croner";
-import { errorMessage } from "./errors.ts";
+import { isDatabaseUnavailable } from "./db.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
 import type { Host } from "./job.ts";
 import { backupDatabase } from "./maintenance/backup.ts";
 import { tickOf } from "./schedule.ts";
@@ -13,6 +14,25 @@ export function nodeHost(dbUrl: string): Host {
     runtime: "node",
     backupDatabase: (db, opts) => backupDatabase(db, dbUrl, opts),
   };
+}
+
+const DB_WAIT_MS = 60_000;
+
+/**
+ * sqld may start after RDTM (docker compose) or be restarting: keep trying to reach it for a minute
+ * before giving up. Configuration errors are not retried.
+ */
+async function waitForDatabase(start: () => Promise<Services>): Promise<Services> {
+  const deadline = Date.now() + DB_WAIT_MS;
+  for (let pause = 500; ; pause = Math.min(pause * 2, 5_000)) {
+    try {
+      return await start();
+    } catch (err) {
+      if (err instanceof ConfigError || !isDatabaseUnavailable(err) || Date.now() + pause > deadline) throw err;
+      process.stderr.write(`database not reachable yet (${errorMessage(err)}); retrying in ${pause} ms\n`);
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
 }
 
 /** A running server: its port and a graceful stop. */
@@ -27,7 +47,9 @@ export interface RunningServer {
  * stop that ends crons, lets runs finish (then aborts them), closes the server and the database.
  */
 export async function startServer(env: Record<string, string | undefined>, tty: boolean): Promise<RunningServer> {
-  const services = await createServices({ env, host: nodeHost(env.LIBSQL_URL ?? "file:data/rdtm.db"), tty });
+  const services = await waitForDatabase(() =>
+    createServices({ env, host: nodeHost(env.LIBSQL_URL ?? "file:data/rdtm.db"), tty }),
+  );
   const { config, runner, log, app, db } = services;
 
   const crons = runner.jobs.flatMap((job) => {

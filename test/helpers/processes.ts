@@ -38,13 +38,19 @@ export interface Proc {
 export function spawnProc(
   cmd: string,
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string } = {},
+  opts: { env?: Record<string, string>; cwd?: string; group?: boolean } = {},
 ): Proc {
   const child = spawn(cmd, args, {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", TZ: "UTC", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
+    // A process group, so wrappers like `npm start` are stopped with everything they started.
+    detached: opts.group === true,
   });
+  const signalAll = (signal: NodeJS.Signals) => {
+    if (opts.group && child.pid) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  };
   let out = "";
   child.stdout?.on("data", (d) => {
     out += String(d);
@@ -52,7 +58,7 @@ export function spawnProc(
   child.stderr?.on("data", (d) => {
     out += String(d);
   });
-  const watchdog = setTimeout(() => child.kill("SIGKILL"), WATCHDOG_MS);
+  const watchdog = setTimeout(() => signalAll("SIGKILL"), WATCHDOG_MS);
   watchdog.unref();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => {
@@ -65,7 +71,7 @@ export function spawnProc(
     output: () => out,
     exited,
     kill: (signal = "SIGTERM") => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) signalAll(signal);
     },
     async waitFor(pattern, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
@@ -82,11 +88,19 @@ export function spawnProc(
 export async function startRdtm(
   env: Record<string, string>,
   cwd: string,
+  opts: { clockSkewMs?: number } = {},
 ): Promise<Proc & { port: number; url: string }> {
   const port = await freePort();
-  const proc = spawnProc(process.execPath, [join(ROOT, "dist/cli.mjs"), "serve"], {
+  const skew = opts.clockSkewMs ? ["--import", join(ROOT, "test/helpers/clock-skew.mjs")] : [];
+  const proc = spawnProc(process.execPath, [...skew, join(ROOT, "dist/cli.mjs"), "serve"], {
     cwd,
-    env: { HOST: "127.0.0.1", PORT: String(port), LOG_FORMAT: "json", ...env },
+    env: {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      LOG_FORMAT: "json",
+      ...(opts.clockSkewMs ? { RDTM_TEST_CLOCK_SKEW_MS: String(opts.clockSkewMs) } : {}),
+      ...env,
+    },
   });
   await proc.waitFor(/"msg":"listening"/);
   return Object.assign(proc, { port, url: `http://127.0.0.1:${port}` });

