@@ -53,18 +53,14 @@ describe("README", () => {
 
   it("has a configuration table matching the schema (names and defaults)", () => {
     const section = readme.split("<!-- config-table:start")[1]?.split("<!-- config-table:end")[0] ?? "";
-    const rows = [...section.matchAll(/^\| `([A-Z0-9_]+)` \| (.+?) \|/gm)].map((m) => [m[1], m[2]] as const);
+    const rows = [...section.matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*(.+?)\s*\|/gm)].map(
+      (m) => [m[1] ?? "", m[2] ?? ""] as const,
+    );
     expect(rows.map(([k]) => k).sort()).toEqual(allVars());
     for (const [key, def] of rows) {
       const spec = (CONFIG_VARS as Record<string, { default?: string }>)[key];
-      const expected = spec
-        ? spec.default
-        : DEFAULT_SCHEDULES[
-            key
-              .replace(/^SCHEDULE_/, "")
-              .toLowerCase()
-              .replace(/_/g, "-") as keyof typeof DEFAULT_SCHEDULES
-          ];
+      const job = JOBS.find((j) => scheduleVar(j.name) === key);
+      const expected = spec ? spec.default : job?.schedule;
       expect(def, key).toBe(expected === undefined ? "—" : `\`${expected}\``);
     }
   });
