@@ -10,26 +10,31 @@ interface ScheduledEvent {
 }
 type Env = Record<string, string | undefined>;
 
-// One set of services per isolate, built on first use: the database over HTTP to sqld.
-let services: Promise<Services> | undefined;
+// Migrations run once per isolate. Everything else is built per request or event: workerd forbids
+// using I/O objects (the database client's streams) created by one request from another, and the
+// leases in the database, not isolate memory, are what keep runs single.
+let migrated = false;
 
-function servicesFor(env: Env): Promise<Services> {
-  services ??= createServices({ env: { LOG_FORMAT: "json", ...env }, host: { runtime: "worker" } }).catch(
-    (err: unknown) => {
-      services = undefined;
-      throw err;
-    },
-  );
+async function servicesFor(env: Env): Promise<Services> {
+  const services = await createServices({
+    env: { LOG_FORMAT: "json", ...env },
+    host: { runtime: "worker" },
+    migrate: !migrated,
+  });
+  migrated = true;
   return services;
 }
 
 export default {
   async fetch(req: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    let services: Services | undefined;
     try {
-      const s = await servicesFor(env);
-      return await s.app.fetch(req, env, ctx);
+      services = await servicesFor(env);
+      return await services.app.fetch(req, env, ctx);
     } catch (err) {
       return Response.json({ error: "service unavailable", detail: errorMessage(err) }, { status: 503 });
+    } finally {
+      services?.db.close();
     }
   },
 
@@ -38,9 +43,11 @@ export default {
     const s = await servicesFor(env);
     const due = s.runner.jobs.filter((j) => cronMatches(s.config.schedules[j.name] ?? null, event.cron));
     ctx.waitUntil(
-      Promise.all(due.map((j) => s.runner.run(j.name, { trigger: "worker", tick: event.scheduledTime }))).catch(
-        (err: unknown) => s.log.error("scheduled run could not start", { cron: event.cron, error: errorMessage(err) }),
-      ),
+      Promise.all(due.map((j) => s.runner.run(j.name, { trigger: "worker", tick: event.scheduledTime })))
+        .catch((err: unknown) =>
+          s.log.error("scheduled run could not start", { cron: event.cron, error: errorMessage(err) }),
+        )
+        .finally(() => s.db.close()),
     );
   },
 };
