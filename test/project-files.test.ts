@@ -66,7 +66,7 @@ describe("README", () => {
   });
 
   it("gives the run and test commands that .ci/run and package.json use", () => {
-    expect(readme).toContain("npm ci && npm start");
+    expect(readme).toContain("npm install && npm start");
     expect(readme).toMatch(/```sh\nnpm test\n```/);
     expect(read(".ci/run")).toMatch(/^npm test$/m);
     const pkg = JSON.parse(read("package.json"));
