@@ -1,7 +1,9 @@
 import maintenance from "./maintenance.ts";
+import rdFullScanPage from "./rd-full-scan-page.ts";
+import rdQuickScan from "./rd-quick-scan.ts";
 
 /** Every job, in one explicit list: schedules, HTTP routes, the Worker and the CLI all read it. */
-export const JOBS = [maintenance] as const;
+export const JOBS = [rdQuickScan, rdFullScanPage, maintenance] as const;
 
 /** Name of a registered job. */
 export type JobName = (typeof JOBS)[number]["name"];

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { noClients } from "../shared/clients/index.ts";
 import type { Db } from "../shared/db.ts";
 import type { Host } from "../shared/job.ts";
 import { createLogger } from "../shared/log.ts";
@@ -57,6 +58,7 @@ function runnerFor(db: Db, dir: string, env: Record<string, string> = {}, host?:
     db,
     log: createLogger({ level: "silent", format: "json" }),
     host: host ?? { runtime: "node", backupDatabase: (d, o) => backupDatabase(d, "file:x", o) },
+    clients: noClients(),
     now: () => NOW,
   });
 }

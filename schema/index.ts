@@ -1,8 +1,10 @@
 // Migrations are bundled as text so the Worker (no filesystem) applies exactly the same files.
 // A test checks that every schema/*.sql file is listed here, in order.
 import init from "./0001_init.sql";
+import realDebrid from "./0002_real_debrid.sql";
 
 /** The ordered migrations: version, file name and SQL. */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   { version: 1, name: "0001_init.sql", sql: init },
+  { version: 2, name: "0002_real_debrid.sql", sql: realDebrid },
 ];

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import * as v from "valibot";
+import { mountApi } from "./api.ts";
 import { requireToken } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { type Db, isDatabaseUnavailable } from "./db.ts";
@@ -85,6 +86,8 @@ export function createApp(deps: AppDeps) {
       return c.json(serializeRun(result), RUN_STATUS_HTTP[result.status]);
     },
   );
+
+  mountApi(app, deps.db, auth);
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 

@@ -42,6 +42,8 @@ describe("rdtm CLI", () => {
     [["status", "--real"], /--real does not apply to 'status'/],
     [["run", "maintenance", "--bogus"], /Unknown option '--bogus'/],
     [["run", "nope"], /unknown job 'nope'/],
+    [["scan"], /give the action: reset/],
+    [["scan", "explode"], /unknown action 'explode'/],
     [["status", "--env-file", "/nonexistent/file"], /env file not found/],
   ])("exits 2 on usage errors: %j", async (args, message) => {
     const r = await cli(args as string[]);
@@ -65,8 +67,13 @@ describe("rdtm CLI", () => {
   it("shows status as a table and as JSON", async () => {
     const r = await cli(["status"]);
     expect(r.code).toBe(EXIT.ok);
-    expect(r.out).toMatch(/^JOB\s+SCHEDULE\s+NEXT RUN\s+NOW\s+LAST RUN\nmaintenance\s+30 4 \* \* \*/);
-    expect(JSON.parse((await cli(["status", "--json"])).out).jobs[0].name).toBe("maintenance");
+    expect(r.out).toMatch(/^JOB\s+SCHEDULE\s+NEXT RUN\s+NOW\s+LAST RUN\n/);
+    expect(r.out).toMatch(/^maintenance\s+30 4 \* \* \*/m);
+    expect(r.out).toMatch(/^full scan: idle/m);
+    expect(r.out).toMatch(/^torrents: none\nrepairs: none$/m);
+    const json = JSON.parse((await cli(["status", "--json"])).out);
+    expect(json.jobs.map((j: { name: string }) => j.name)).toEqual(["rd-quick-scan", "rd-full-scan-page", "maintenance"]);
+    expect(json.scan.full).toMatchObject({ status: "idle", generation: 0 });
   });
 
   it("migrates and backs up", async () => {
@@ -83,7 +90,8 @@ describe("rdtm CLI", () => {
     writeFileSync(file, "SCHEDULE_MAINTENANCE=0 1 * * *\nPORT=nope\n");
     const r = await cli(["status", "--json", "--env-file", file], { PORT: "9999" });
     expect(r.code).toBe(EXIT.ok);
-    expect(JSON.parse(r.out).jobs[0].schedule).toBe("0 1 * * *");
+    const jobs = JSON.parse(r.out).jobs as { name: string; schedule: string }[];
+    expect(jobs.find((j) => j.name === "maintenance")?.schedule).toBe("0 1 * * *");
   });
 
   it("formats tables", () => {

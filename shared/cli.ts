@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { accountCounts, serializeProgress } from "./api.ts";
 import { serializeRun } from "./app.ts";
 import { migrate } from "./db.ts";
 import { withDotenv } from "./dotenv.ts";
@@ -6,6 +7,8 @@ import { ConfigError, errorMessage } from "./errors.ts";
 import { listJobs } from "./jobs-view.ts";
 import { backupDatabase } from "./maintenance/backup.ts";
 import { nodeHost, startServer } from "./node.ts";
+import { checkRealDebrid } from "./rd/health.ts";
+import { readProgress, requestFullRescan } from "./rd/scan-progress.ts";
 import { createServices, type Services } from "./services.ts";
 
 /** Exit codes scripts can rely on. */
@@ -29,7 +32,9 @@ Usage: rdtm <command> [options]
 Commands:
   serve                 run the HTTP server and every scheduled job
   run <job>             run one job now and print its result
-  status                show every job: schedule, next run, last run
+  status                jobs (schedule, next and last run), scan progress, torrents by status, repairs
+  check                 check the Real-Debrid token, premium days left and active torrents
+  scan reset            start a new full scan from the top at the next run
   migrate               apply pending database migrations
   backup                take a database backup now (rotated like the scheduled ones)
 
@@ -48,7 +53,9 @@ Exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid configuration, 4 skippe
   --json        print the run as JSON
 
 Exit code: 0 succeeded, 1 failed or aborted, 4 skipped because the job is running elsewhere.`,
-  status: `Usage: rdtm status [--json]\n\nLists every job with its schedule, next run, current run and last run.`,
+  status: `Usage: rdtm status [--json]\n\nLists every job (schedule, next run, current run, last run), the scans' progress,\ntorrents by status and repairs by state.`,
+  check: `Usage: rdtm check [--json]\n\nChecks the Real-Debrid token (valid, premium days left) and active torrents.\nExit code: 0 ok, 1 a problem was found.`,
+  scan: `Usage: rdtm scan reset [--json]\n\nStarts a new full scan of the account from the top at the next run of rd-full-scan-page.`,
   migrate: `Usage: rdtm migrate\n\nApplies pending migrations from schema/ and prints what was applied.`,
   backup: `Usage: rdtm backup [--json]\n\nWrites a backup to BACKUP_DIR now and keeps the newest BACKUP_KEEP.`,
 };
@@ -67,6 +74,8 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   serve: [],
   run: ["dry-run", "real", "limit", "json"],
   status: ["json"],
+  check: ["json"],
+  scan: ["json"],
   migrate: [],
   backup: ["json"],
 };
@@ -101,10 +110,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const allowed = new Set([...(COMMAND_OPTIONS[command] ?? []), "env-file"]);
   const stray = Object.keys(values).find((k) => !allowed.has(k));
   if (stray) return usage(io, command, `option --${stray} does not apply to '${command}'`);
-  const wantPositional = command === "run" ? 1 : 0;
+  const wantPositional = command === "run" || command === "scan" ? 1 : 0;
   if (rest.length !== wantPositional) {
-    return usage(io, command, command === "run" ? "give exactly one job name" : `unexpected argument '${rest[0]}'`);
+    const what =
+      command === "run"
+        ? "give exactly one job name"
+        : command === "scan"
+          ? "give the action: reset"
+          : `unexpected argument '${rest[0]}'`;
+    return usage(io, command, what);
   }
+  if (command === "scan" && rest[0] !== "reset")
+    return usage(io, command, `unknown action '${rest[0]}' (actions: reset)`);
   if (values["dry-run"] && values.real) return usage(io, command, "--dry-run and --real exclude each other");
   let limit: number | undefined;
   if (values.limit !== undefined) {
@@ -133,6 +150,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           });
         case "status":
           return await status(services, io, values.json === true);
+        case "check":
+          return await check(services, io, values.json === true);
+        case "scan": {
+          const p = serializeProgress(await requestFullRescan(services.db, Date.now()));
+          io.out(
+            values.json ? JSON.stringify({ full: p }) : "a new full scan starts at the next run of rd-full-scan-page",
+          );
+          return EXIT.ok;
+        }
         case "migrate": {
           const applied = await migrate(services.db);
           io.out(applied.length > 0 ? `applied migrations: ${applied.join(", ")}` : "database is up to date");
@@ -201,12 +227,53 @@ async function runJob(
   return result.status === "succeeded" ? EXIT.ok : result.status === "skipped" ? EXIT.skipped : EXIT.failed;
 }
 
+async function check(s: Services, io: CliIo, json: boolean): Promise<number> {
+  const rd = s.clients.rd;
+  if (!rd) {
+    io.out(
+      json ? JSON.stringify({ realDebrid: { status: "not_configured" } }) : "Real-Debrid: RD_API_TOKEN is not set",
+    );
+    return EXIT.failed;
+  }
+  const health = await checkRealDebrid(rd);
+  const active = health.status === "down" ? null : await rd.activeCount().catch(() => null);
+  if (json) io.out(JSON.stringify({ realDebrid: { ...health, active } }));
+  else if (health.status === "down") io.out(`Real-Debrid: ${health.error}`);
+  else {
+    io.out(
+      [
+        `Real-Debrid: ${health.username} — ${health.premium ? `premium, ${health.premiumDaysLeft} day(s) left` : "NOT premium"}`,
+        active ? `active torrents: ${active.active} of ${active.limit}` : "active torrents: unknown",
+        ...(health.warning ? [`warning: ${health.warning}`] : []),
+        ...(health.error ? [`problem: ${health.error}`] : []),
+      ].join("\n"),
+    );
+  }
+  return health.status === "up" ? EXIT.ok : EXIT.failed;
+}
+
 async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
-  const jobs = await listJobs(s);
+  const [jobs, full, quick, counts] = await Promise.all([
+    listJobs(s),
+    readProgress(s.db, "full"),
+    readProgress(s.db, "quick"),
+    accountCounts(s.db),
+  ]);
   if (json) {
-    io.out(JSON.stringify({ jobs }));
+    io.out(
+      JSON.stringify({ jobs, scan: { full: serializeProgress(full), quick: serializeProgress(quick) }, ...counts }),
+    );
     return EXIT.ok;
   }
+  const f = serializeProgress(full);
+  const scanLine =
+    f.status === "running"
+      ? `full scan: generation ${f.generation}, ${f.phase}, ${f.seen} of ${f.total ?? "?"} torrents (${f.percent ?? 0}%)`
+      : `full scan: ${f.status}${f.completedAt ? `, last completed ${f.completedAt}` : ""}`;
+  const kv = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ") || "none";
   const rows = jobs.map((j) => [
     j.name,
     j.schedule ?? "off",
@@ -214,7 +281,15 @@ async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
     j.running ? `running since ${j.running.since}` : "idle",
     j.lastRun ? `${j.lastRun.status} ${j.lastRun.startedAt}` : "never",
   ]);
-  io.out(table(["JOB", "SCHEDULE", "NEXT RUN", "NOW", "LAST RUN"], rows));
+  io.out(
+    [
+      table(["JOB", "SCHEDULE", "NEXT RUN", "NOW", "LAST RUN"], rows),
+      "",
+      scanLine,
+      `torrents: ${kv(counts.torrents)}`,
+      `repairs: ${kv(counts.repairs)}`,
+    ].join("\n"),
+  );
   return EXIT.ok;
 }
 

@@ -76,7 +76,7 @@ describe("parseConfig", () => {
     })();
     expect(err?.message).toMatch(/API_TOKEN: must be at least 16 characters/);
     expect(err?.message).not.toContain(secret);
-    expect(SECRET_VARS).toEqual(new Set(["LIBSQL_AUTH_TOKEN", "API_TOKEN"]));
+    expect(SECRET_VARS).toEqual(new Set(["LIBSQL_AUTH_TOKEN", "API_TOKEN", "RD_API_TOKEN"]));
   });
 
   it("masks secrets when the config is shown", () => {

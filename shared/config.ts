@@ -41,6 +41,13 @@ const DB_URL = v.pipe(
   ),
 );
 
+const HttpUrl = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((s) => /^https?:\/\/[^\s/]+/.test(s) && URL.canParse(s), "expected an http(s) URL"),
+  v.transform((s) => s.replace(/\/+$/, "")),
+);
+
 const Secret = (min: number) => v.pipe(v.string(), v.trim(), v.minLength(min, `must be at least ${min} characters`));
 
 /** Checks a cron pattern the way croner will run it; "off" disables the schedule. */
@@ -144,6 +151,55 @@ export const CONFIG_VARS = {
     default: "7",
     doc: "Newest backups kept; older ones are removed",
     invalidSample: "0",
+  },
+  RD_API_TOKEN: {
+    schema: Secret(10),
+    doc: "Real-Debrid API token (real-debrid.com/apitoken); unset turns the RD jobs off",
+    secret: true,
+    invalidSample: "short",
+  },
+  RD_API_URL: {
+    schema: HttpUrl,
+    default: "https://api.real-debrid.com/rest/1.0",
+    doc: "Real-Debrid API base URL",
+    invalidSample: "ftp://rd",
+  },
+  RD_RATE_LIMIT_PER_MINUTE: {
+    schema: int(1, 250),
+    default: "200",
+    doc: "RD requests per minute, all processes together (RD allows 250; Zurg shares the account)",
+    invalidSample: "300",
+  },
+  RD_TIMEOUT_SECONDS: { schema: int(1, 300), default: "30", doc: "Timeout of one RD request", invalidSample: "0" },
+  FULL_SCAN_PAGE_SIZE: {
+    schema: int(100, 5000),
+    default: "2500",
+    doc: "Torrents per full-scan page (one page per run)",
+    invalidSample: "6000",
+  },
+  FULL_SCAN_INTERVAL_HOURS: {
+    schema: int(1, 720),
+    default: "24",
+    doc: "A new full scan starts this long after the last one completed",
+    invalidSample: "0",
+  },
+  QUICK_SCAN_PAGE_SIZE: {
+    schema: int(10, 5000),
+    default: "100",
+    doc: "Newest torrents read per quick-scan page",
+    invalidSample: "5",
+  },
+  QUICK_SCAN_MAX_PAGES: {
+    schema: int(1, 50),
+    default: "5",
+    doc: "Most pages a quick scan reads before it stops",
+    invalidSample: "0",
+  },
+  STUCK_AFTER_MINUTES: {
+    schema: int(5, 100_000),
+    default: "60",
+    doc: "A torrent waiting in magnet_conversion or waiting_files_selection longer than this is stuck",
+    invalidSample: "1",
   },
 } satisfies Record<string, VarSpec>;
 

@@ -1,3 +1,4 @@
+import type { Clients } from "./clients/index.ts";
 import type { Config } from "./config.ts";
 import type { Db } from "./db.ts";
 import type { Logger } from "./log.ts";
@@ -35,6 +36,8 @@ export interface JobContext {
   log: Logger;
   signal: AbortSignal;
   host: Host;
+  /** Service clients; a service that is not configured is null. */
+  clients: Clients;
   now: () => number;
   /** Reports progress while running; shown by /jobs and persisted on the run row. */
   progress: (p: JobSummary) => void;

@@ -1,3 +1,4 @@
+import type { Clients } from "./clients/index.ts";
 import type { Config } from "./config.ts";
 import type { Db } from "./db.ts";
 import { errorMessage, JobAbortedError, JobFailedError } from "./errors.ts";
@@ -48,6 +49,7 @@ export interface RunnerDeps {
   db: Db;
   log: Logger;
   host: Host;
+  clients: Clients;
   /** Identifies this process in leases and run rows. */
   holder?: string;
   now?: () => number;
@@ -68,7 +70,7 @@ export type Runner = ReturnType<typeof createRunner>;
 
 /** Creates the one runner a process uses. */
 export function createRunner(deps: RunnerDeps) {
-  const { jobs, config, db, log, host } = deps;
+  const { jobs, config, db, log, host, clients } = deps;
   const now = deps.now ?? Date.now;
   const holder = deps.holder ?? `${host.runtime}-${crypto.randomUUID().slice(0, 8)}`;
   const ttlMs = config.LEASE_TTL_SECONDS * 1000;
@@ -159,6 +161,7 @@ export function createRunner(deps: RunnerDeps) {
         log: jobLog,
         signal,
         host,
+        clients,
         now,
         progress(p) {
           slot.progress = p;

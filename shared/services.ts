@@ -1,10 +1,12 @@
 import { DEFAULT_SCHEDULES, JOBS } from "../functions/index.ts";
 import { createApp } from "./app.ts";
+import { type Clients, createClients } from "./clients/index.ts";
 import { type Config, parseConfig } from "./config.ts";
 import { type Db, migrate, openDb } from "./db.ts";
 import { databaseProbe, jobsProbe } from "./health.ts";
 import type { Host, JobDefinition } from "./job.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { realDebridProbe } from "./rd/health.ts";
 import { createRunner, type Runner } from "./runner.ts";
 
 /** Everything one process (Node server, CLI, or Worker isolate) runs on. */
@@ -13,6 +15,7 @@ export interface Services {
   db: Db;
   log: Logger;
   runner: Runner;
+  clients: Clients;
   app: ReturnType<typeof createApp>;
 }
 
@@ -24,6 +27,8 @@ export interface ServicesOptions {
   jobs?: readonly JobDefinition[];
   /** Applies pending migrations before anything runs (default true). */
   migrate?: boolean;
+  /** Replaces the network for service clients (tests, demo). */
+  fetch?: typeof fetch;
 }
 
 /** Parses config (throws ConfigError), opens and migrates the database, and wires runner and app. */
@@ -44,8 +49,13 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     db.close();
     throw err;
   }
-  const runner = createRunner({ jobs: opts.jobs ?? JOBS, config, db, log, host: opts.host });
-  const probes = { database: databaseProbe(db, config.LIBSQL_URL), jobs: jobsProbe(db) };
+  const clients = createClients(config, db, opts.fetch ? { fetch: opts.fetch } : {});
+  const runner = createRunner({ jobs: opts.jobs ?? JOBS, config, db, log, host: opts.host, clients });
+  const probes = {
+    database: databaseProbe(db, config.LIBSQL_URL),
+    jobs: jobsProbe(db),
+    realDebrid: realDebridProbe(clients.rd, { background: opts.host.runtime === "node" }),
+  };
   const app = createApp({ config, db, runner, log, probes });
-  return { config, db, log, runner, app };
+  return { config, db, log, runner, clients, app };
 }

@@ -1,4 +1,5 @@
 import { DEFAULT_SCHEDULES } from "../../functions/index.ts";
+import { type Clients, noClients } from "../../shared/clients/index.ts";
 import { type Config, parseConfig } from "../../shared/config.ts";
 import { type Db, migrate, openDb } from "../../shared/db.ts";
 import type { JobDefinition, JobSummary } from "../../shared/job.ts";
@@ -42,6 +43,7 @@ export function makeRunner(opts: {
   config?: Config;
   holder?: string;
   now?: () => number;
+  clients?: Clients;
 }) {
   return createRunner({
     jobs: opts.jobs,
@@ -49,6 +51,7 @@ export function makeRunner(opts: {
     db: opts.db,
     log: makeLog(),
     host: { runtime: "node" },
+    clients: opts.clients ?? noClients(),
     holder: opts.holder,
     now: opts.now,
   });

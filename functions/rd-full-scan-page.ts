@@ -1,0 +1,195 @@
+import type { DebridProvider, DebridTorrent } from "../shared/clients/debrid.ts";
+import type { Db } from "../shared/db.ts";
+import type { JobContext } from "../shared/job.ts";
+import { defineJob } from "../shared/job.ts";
+import { decideBodyPage, decideHeadPage, fetchOffset } from "../shared/rd/full-scan.ts";
+import { readProgress, type ScanProgress, writeProgress } from "../shared/rd/scan-progress.ts";
+import { enqueueFailedTorrents, upsertTorrents } from "../shared/rd/store.ts";
+
+const HOUR_MS = 3_600_000;
+// Re-read a little above where the last page ended, so a few deletions above do not force a step back.
+const OVERLAP = 50;
+
+export default defineJob({
+  name: "rd-full-scan-page",
+  description: "Reads one page of the whole Real-Debrid account per run, resuming from the stored cursor",
+  schedule: "* * * * *",
+  async run(ctx) {
+    const rd = ctx.clients.rd;
+    if (!rd) return { skipped: "RD_API_TOKEN is not set" };
+    const now = ctx.now();
+    let p = await readProgress(ctx.db, "full");
+    const due =
+      p.status === "pending" ||
+      p.verify ||
+      p.status === "idle" ||
+      p.status === "failed" ||
+      (p.status === "completed" && now - (p.completedAt ?? 0) >= ctx.config.FULL_SCAN_INTERVAL_HOURS * HOUR_MS);
+    if (p.status !== "running") {
+      if (!due)
+        return {
+          state: "idle",
+          nextScanAt: new Date((p.completedAt ?? now) + ctx.config.FULL_SCAN_INTERVAL_HOURS * HOUR_MS).toISOString(),
+        };
+      p = newGeneration(p, now);
+    }
+    const pageSize = Math.min(ctx.limit ?? ctx.config.FULL_SCAN_PAGE_SIZE, 5000);
+    const before = { total: ctx.clients.rdCalls.total, throttled: ctx.clients.rdCalls.throttled };
+    const result =
+      p.phase === "body" ? await bodyPage(ctx, rd, p, pageSize, now) : await headPage(ctx, rd, p, pageSize, now);
+    ctx.progress({ generation: result.generation, phase: result.phase, seen: result.seen, total: result.total ?? "?" });
+    return {
+      ...result.summary,
+      generation: result.generation,
+      seen: result.seen,
+      total: result.total,
+      ...ctx.clients.rdCalls.since(before),
+    };
+  },
+});
+
+function newGeneration(p: ScanProgress, now: number): ScanProgress {
+  return {
+    ...p,
+    status: "running",
+    generation: p.generation + 1,
+    phase: "body",
+    offsetHint: 0,
+    cursorAdded: null,
+    cursorIds: [],
+    seen: 0,
+    pages: 0,
+    startedAt: now,
+    updatedAt: now,
+    completedAt: null,
+    lastError: null,
+    verify: false,
+  };
+}
+
+interface PageOutcome extends ScanProgress {
+  summary: Record<string, unknown>;
+}
+
+async function bodyPage(
+  ctx: JobContext,
+  rd: DebridProvider,
+  p: ScanProgress,
+  pageSize: number,
+  now: number,
+): Promise<PageOutcome> {
+  const offset = fetchOffset(p, Math.min(OVERLAP, pageSize - 1));
+  const page = await rd.listTorrents({ offset, limit: pageSize }, ctx.signal);
+  const d = decideBodyPage(p, page.items, offset, pageSize, page.total);
+  const next: ScanProgress = { ...p, ...d.next, total: page.total, pages: p.pages + 1, updatedAt: now };
+  if (d.kind === "step-back") {
+    ctx.log.info("page does not join the walk; stepping back", { offset, reason: d.reason });
+    await writeProgress(ctx.db, next);
+    return { ...next, summary: { offset, steppedBack: d.reason } };
+  }
+  next.seen = p.seen + d.fresh.length;
+  if (d.bodyDone) Object.assign(next, { phase: "head", offsetHint: 0 });
+  const queued = await commitPage(ctx.db, d.fresh, next, now, ctx);
+  return { ...next, summary: { offset, listed: page.items.length, fresh: d.fresh.length, queued, phase: next.phase } };
+}
+
+async function headPage(
+  ctx: JobContext,
+  rd: DebridProvider,
+  p: ScanProgress,
+  pageSize: number,
+  now: number,
+): Promise<PageOutcome> {
+  const page = await rd.listTorrents({ offset: p.offsetHint, limit: pageSize }, ctx.signal);
+  const seen = await seenInGeneration(
+    ctx.db,
+    page.items.map((t) => t.id),
+    p.generation,
+  );
+  const d = decideHeadPage(p, page.items, pageSize, seen);
+  const next: ScanProgress = {
+    ...p,
+    ...d.next,
+    total: page.total,
+    pages: p.pages + 1,
+    seen: p.seen + d.fresh.length,
+    updatedAt: now,
+  };
+  if (!d.headDone) {
+    const queued = await commitPage(ctx.db, d.fresh, next, now, ctx);
+    return { ...next, summary: { offset: p.offsetHint, added: d.fresh.length, queued, phase: "head" } };
+  }
+  // The walk is complete: everything listed now was seen in this generation.
+  const tx = await ctx.db.transaction("write");
+  try {
+    await upsertTorrents(tx, d.fresh, now, p.generation);
+    const listed = Number(
+      (await tx.execute({ sql: "SELECT count(*) AS n FROM torrents WHERE seen_generation = ?", args: [p.generation] }))
+        .rows[0]?.n,
+    );
+    // More seen than listed now: some vanished after we saw them; only the next walk can say which.
+    const verify = page.total !== null && listed !== page.total;
+    const gone = await tx.execute({
+      sql: "UPDATE torrents SET gone_at = ? WHERE gone_at IS NULL AND seen_generation < ? AND last_seen_at < ?",
+      args: [now, p.generation, p.startedAt ?? now],
+    });
+    const queued = await enqueueFailedTorrents(tx, now, now - ctx.config.STUCK_AFTER_MINUTES * 60_000);
+    const done: ScanProgress = { ...next, status: "completed", completedAt: now, verify };
+    await writeProgress(tx, done);
+    await tx.execute({
+      sql: "INSERT INTO metrics (at, type, name, value, tags) VALUES (?, 'scan', 'full_duration_ms', ?, ?)",
+      args: [
+        now,
+        now - (p.startedAt ?? now),
+        JSON.stringify({ generation: p.generation, torrents: listed, pages: next.pages }),
+      ],
+    });
+    await tx.commit();
+    ctx.log.info("full scan completed", {
+      generation: p.generation,
+      listed,
+      total: page.total,
+      gone: gone.rowsAffected,
+      verify,
+    });
+    return {
+      ...done,
+      summary: { completed: true, added: d.fresh.length, gone: gone.rowsAffected, queued, verifyNext: verify },
+    };
+  } finally {
+    tx.close();
+  }
+}
+
+/** Upserts a page's new torrents, queues repairs and moves the cursor, all in one transaction. */
+async function commitPage(
+  db: Db,
+  fresh: readonly DebridTorrent[],
+  next: ScanProgress,
+  now: number,
+  ctx: JobContext,
+): Promise<number> {
+  const tx = await db.transaction("write");
+  try {
+    await upsertTorrents(tx, fresh, now, next.generation);
+    const queued = await enqueueFailedTorrents(tx, now, now - ctx.config.STUCK_AFTER_MINUTES * 60_000);
+    await writeProgress(tx, next);
+    await tx.commit();
+    return queued;
+  } finally {
+    tx.close();
+  }
+}
+
+async function seenInGeneration(db: Db, ids: string[], generation: number): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rs = await db.execute({
+      sql: `SELECT id FROM torrents WHERE seen_generation = ? AND id IN (${chunk.map(() => "?").join(",")})`,
+      args: [generation, ...chunk],
+    });
+    for (const r of rs.rows) seen.add(String(r.id));
+  }
+  return seen;
+}

@@ -1,0 +1,252 @@
+import { FetchError, ofetch } from "ofetch";
+import * as v from "valibot";
+import { UpstreamError } from "../errors.ts";
+import { classifyRdError, type RdErrorInfo } from "../rd/errors.ts";
+import { abortableSleep, type RdLimiter } from "../rd/limiter.ts";
+import { parseRetryAfter } from "../rd/rate-limit.ts";
+import { MalformedResponseError, parseResponse } from "../validate.ts";
+import type { DebridProvider, DebridTorrent, DebridTorrentInfo } from "./debrid.ts";
+
+const SERVICE = "real-debrid";
+
+/** A failed Real-Debrid call: HTTP status, RD error_code, message and what it means. */
+export class RdError extends UpstreamError {
+  override name = "RdError";
+  constructor(
+    readonly endpoint: string,
+    message: string,
+    readonly info: RdErrorInfo,
+    opts: {
+      status?: number | undefined;
+      code?: number | undefined;
+      retryAfterMs?: number | undefined;
+      cause?: unknown;
+    },
+  ) {
+    super(SERVICE, `${endpoint}: ${message}`, { status: opts.status, code: opts.code, cause: opts.cause });
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+  readonly retryAfterMs: number | undefined;
+}
+
+/** One RD call as metrics see it. */
+export interface RdCall {
+  endpoint: string;
+  method: string;
+  status: number | null;
+  errorCode: number | null;
+  latencyMs: number;
+}
+
+export interface RealDebridOptions {
+  baseUrl: string;
+  token: string;
+  limiter: RdLimiter | null;
+  timeoutMs?: number;
+  fetch?: typeof globalThis.fetch;
+  /** Called after every HTTP exchange (also failed ones). */
+  onCall?: (call: RdCall) => void;
+  /** Attempts for calls that are safe to repeat (reads, and any call RD refused with 429). */
+  maxAttempts?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const Hash = v.pipe(v.string(), v.regex(/^[0-9a-fA-F]{40}$/, "40 hex characters"), v.toLowerCase());
+const JsonDate = v.pipe(
+  v.string(),
+  v.check((s) => !Number.isNaN(Date.parse(s)), "a date"),
+  v.transform((s) => Date.parse(s)),
+);
+const Num = v.pipe(v.number(), v.finite());
+
+const TorrentItem = v.object({
+  id: v.pipe(v.string(), v.minLength(1)),
+  filename: v.string(),
+  hash: Hash,
+  bytes: Num,
+  progress: Num,
+  status: v.pipe(v.string(), v.minLength(1)),
+  added: JsonDate,
+  ended: v.optional(JsonDate),
+  links: v.array(v.string()),
+});
+const TorrentList = v.array(TorrentItem);
+const TorrentInfo = v.object({
+  ...TorrentItem.entries,
+  original_filename: v.optional(v.string()),
+  files: v.array(
+    v.object({
+      id: v.pipe(v.number(), v.integer()),
+      path: v.string(),
+      bytes: Num,
+      selected: v.picklist([0, 1]),
+    }),
+  ),
+});
+const User = v.object({
+  username: v.string(),
+  type: v.string(),
+  premium: Num,
+  expiration: v.optional(v.nullable(v.string())),
+});
+const Added = v.object({ id: v.pipe(v.string(), v.minLength(1)) });
+const ActiveCount = v.object({ nb: Num, limit: Num });
+
+function toTorrent(t: v.InferOutput<typeof TorrentItem>): DebridTorrent {
+  return {
+    id: t.id,
+    hash: t.hash,
+    filename: t.filename,
+    status: t.status,
+    bytes: t.bytes,
+    progress: t.progress,
+    links: t.links.length,
+    addedAt: t.added,
+    endedAt: t.ended ?? null,
+  };
+}
+
+/** Builds the magnet RDTM adds to re-inject a torrent: hash validated, name URL-encoded. */
+export function magnetFor(hash: string, name: string): string {
+  if (!/^[0-9a-fA-F]{40}$/.test(hash)) throw new Error(`not a 40-hex info hash: ${JSON.stringify(hash)}`);
+  return `magnet:?xt=urn:btih:${hash.toLowerCase()}&dn=${encodeURIComponent(name)}`;
+}
+
+/** Real-Debrid behind the DebridProvider interface, every call through the shared limiter. */
+export function createRealDebridClient(opts: RealDebridOptions): DebridProvider & { name: "real-debrid" } {
+  const sleep = opts.sleep ?? abortableSleep;
+  const maxAttempts = opts.maxAttempts ?? 4;
+  const api = ofetch.create({
+    baseURL: opts.baseUrl,
+    headers: { Authorization: `Bearer ${opts.token}` },
+    retry: 0,
+    timeout: opts.timeoutMs ?? 30_000,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+
+  /** One call with the limiter, classification and the retries that are safe. */
+  async function call<T>(
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    endpoint: string,
+    init: { query?: Record<string, string | number>; body?: URLSearchParams; signal?: AbortSignal | undefined } = {},
+  ): Promise<{ status: number; data: T; headers: Headers }> {
+    for (let attempt = 1; ; attempt++) {
+      await opts.limiter?.acquire(init.signal);
+      const started = Date.now();
+      try {
+        const res = await api.raw<T>(endpoint, { method, query: init.query, body: init.body, signal: init.signal });
+        opts.onCall?.({ endpoint, method, status: res.status, errorCode: null, latencyMs: Date.now() - started });
+        opts.limiter?.onSuccess();
+        return { status: res.status, data: res._data as T, headers: res.headers };
+      } catch (err) {
+        const e = toRdError(endpoint, err, Date.now());
+        opts.onCall?.({
+          endpoint,
+          method,
+          status: e.status ?? null,
+          errorCode: typeof e.code === "number" ? e.code : null,
+          latencyMs: Date.now() - started,
+        });
+        if (init.signal?.aborted) throw init.signal.reason;
+        if (e.info.throttle) await opts.limiter?.onThrottle(e.retryAfterMs);
+        // A refused (429) call did nothing, so any call may repeat it; other transient failures only
+        // repeat for reads, since a write may have happened before the connection broke.
+        const safe = e.info.throttle || (method === "GET" && e.info.retryable);
+        if (!safe || attempt >= maxAttempts) throw e;
+        if (!opts.limiter || !e.info.throttle) await sleep(Math.min(8_000, 500 * 2 ** (attempt - 1)), init.signal);
+      }
+    }
+  }
+
+  /** Checks a body at the boundary; a wrong shape is an RdError of class "malformed" naming the field. */
+  function parse<S extends v.GenericSchema>(schema: S, data: unknown, endpoint: string): v.InferOutput<S> {
+    try {
+      return parseResponse(schema, data, { service: SERVICE, endpoint });
+    } catch (err) {
+      throw toRdError(endpoint, err, Date.now());
+    }
+  }
+
+  return {
+    name: "real-debrid",
+    async getUser(signal) {
+      const { data } = await call<unknown>("GET", "/user", { signal });
+      const u = parse(User, data, "/user");
+      const exp = u.expiration ? Date.parse(u.expiration) : Number.NaN;
+      return {
+        username: u.username,
+        type: u.type,
+        premiumSecondsLeft: u.premium,
+        expiration: Number.isNaN(exp) ? null : exp,
+      };
+    },
+    async listTorrents(q, signal) {
+      const { status, data, headers } = await call<unknown>("GET", "/torrents", {
+        query: { offset: q.offset, limit: q.limit },
+        signal,
+      });
+      const totalHeader = headers.get("x-total-count");
+      const total = totalHeader !== null && /^\d+$/.test(totalHeader.trim()) ? Number(totalHeader) : null;
+      // RD answers an empty page with 204 and no body.
+      if (status === 204 || data === undefined || data === "") return { items: [], total };
+      const items = parse(TorrentList, data, "/torrents");
+      return { items: items.map(toTorrent), total };
+    },
+    async getTorrent(id, signal) {
+      const endpoint = `/torrents/info/${encodeURIComponent(id)}`;
+      const { data } = await call<unknown>("GET", endpoint, { signal });
+      const t = parse(TorrentInfo, data, "/torrents/info");
+      const info: DebridTorrentInfo = {
+        ...toTorrent(t),
+        originalFilename: t.original_filename ?? t.filename,
+        files: t.files.map((f) => ({ id: f.id, path: f.path, bytes: f.bytes, selected: f.selected === 1 })),
+      };
+      return info;
+    },
+    async addMagnet(magnet, signal) {
+      const { data } = await call<unknown>("POST", "/torrents/addMagnet", {
+        body: new URLSearchParams({ magnet }),
+        signal,
+      });
+      return { id: parse(Added, data, "/torrents/addMagnet").id };
+    },
+    async selectFiles(id, fileIds, signal) {
+      const files = fileIds === "all" ? "all" : fileIds.join(",");
+      if (files === "") throw new Error("selectFiles needs at least one file id");
+      const { status } = await call<unknown>("POST", `/torrents/selectFiles/${encodeURIComponent(id)}`, {
+        body: new URLSearchParams({ files }),
+        signal,
+      });
+      return status === 202 ? "already" : "selected";
+    },
+    async deleteTorrent(id, signal) {
+      await call<unknown>("DELETE", `/torrents/delete/${encodeURIComponent(id)}`, { signal });
+    },
+    async activeCount(signal) {
+      const { data } = await call<unknown>("GET", "/torrents/activeCount", { signal });
+      const c = parse(ActiveCount, data, "/torrents/activeCount");
+      return { active: c.nb, limit: c.limit };
+    },
+  };
+}
+
+function toRdError(endpoint: string, err: unknown, now: number): RdError {
+  if (err instanceof RdError) return err;
+  if (err instanceof MalformedResponseError) {
+    return new RdError(endpoint, err.message, classifyRdError({ malformed: true }), { cause: err });
+  }
+  if (err instanceof FetchError) {
+    const status = err.response?.status;
+    const body = err.data as { error?: unknown; error_code?: unknown } | undefined;
+    const code = typeof body?.error_code === "number" ? body.error_code : undefined;
+    const text =
+      typeof body?.error === "string" ? body.error : err.cause instanceof Error ? err.cause.message : err.message;
+    return new RdError(endpoint, status ? `HTTP ${status} ${text}` : text, classifyRdError({ status, code }), {
+      status,
+      code,
+      retryAfterMs: parseRetryAfter(err.response?.headers.get("retry-after"), now),
+      cause: err,
+    });
+  }
+  return new RdError(endpoint, err instanceof Error ? err.message : String(err), classifyRdError({}), { cause: err });
+}
