@@ -1,4 +1,5 @@
 import type { DebridProvider, DebridTorrent } from "../shared/clients/debrid.ts";
+import { RdError } from "../shared/clients/real-debrid.ts";
 import type { Db } from "../shared/db.ts";
 import type { JobContext } from "../shared/job.ts";
 import { defineJob } from "../shared/job.ts";
@@ -57,6 +58,8 @@ function newGeneration(p: ScanProgress, now: number): ScanProgress {
     offsetHint: 0,
     cursorAdded: null,
     cursorIds: [],
+    boundary: null,
+    headTop: null,
     seen: 0,
     pages: 0,
     startedAt: now,
@@ -71,6 +74,23 @@ interface PageOutcome extends ScanProgress {
   summary: Record<string, unknown>;
 }
 
+/**
+ * Fetches a page at the walk's offset, never past the last known end. RD refuses an offset beyond
+ * X-Total-Count with 400; when deletions shrank the list since, that is a step back, not a failure.
+ */
+async function fetchPage(ctx: JobContext, rd: DebridProvider, p: ScanProgress, pageSize: number) {
+  const wanted = fetchOffset(p, Math.min(OVERLAP, pageSize - 1));
+  const offset = p.total !== null ? Math.min(wanted, p.total) : wanted;
+  try {
+    return { offset, page: await rd.listTorrents({ offset, limit: pageSize }, ctx.signal) };
+  } catch (err) {
+    if (offset > 0 && err instanceof RdError && err.info.class === "bad_request") {
+      return { offset, page: null, backTo: Math.floor(offset / 2) };
+    }
+    throw err;
+  }
+}
+
 async function bodyPage(
   ctx: JobContext,
   rd: DebridProvider,
@@ -78,8 +98,9 @@ async function bodyPage(
   pageSize: number,
   now: number,
 ): Promise<PageOutcome> {
-  const offset = fetchOffset(p, Math.min(OVERLAP, pageSize - 1));
-  const page = await rd.listTorrents({ offset, limit: pageSize }, ctx.signal);
+  const fetched = await fetchPage(ctx, rd, p, pageSize);
+  const { offset, page } = fetched;
+  if (!page) return stepBackTo(ctx, p, fetched.backTo ?? 0, now, "offset past the end of the list");
   const d = decideBodyPage(p, page.items, offset, pageSize, page.total);
   const next: ScanProgress = { ...p, ...d.next, total: page.total, pages: p.pages + 1, updatedAt: now };
   if (d.kind === "step-back") {
@@ -88,7 +109,10 @@ async function bodyPage(
     return { ...next, summary: { offset, steppedBack: d.reason } };
   }
   next.seen = p.seen + d.fresh.length;
-  if (d.bodyDone) Object.assign(next, { phase: "head", offsetHint: 0 });
+  // The newest torrent when the walk began bounds the head pass that follows it.
+  if (p.cursorAdded === null) next.boundary = page.items[0]?.addedAt ?? null;
+  if (d.bodyDone)
+    Object.assign(next, { phase: "head", offsetHint: 0, cursorAdded: null, cursorIds: [], headTop: null });
   const queued = await commitPage(ctx.db, d.fresh, next, now, ctx);
   return { ...next, summary: { offset, listed: page.items.length, fresh: d.fresh.length, queued, phase: next.phase } };
 }
@@ -100,24 +124,19 @@ async function headPage(
   pageSize: number,
   now: number,
 ): Promise<PageOutcome> {
-  const page = await rd.listTorrents({ offset: p.offsetHint, limit: pageSize }, ctx.signal);
-  const seen = await seenInGeneration(
-    ctx.db,
-    page.items.map((t) => t.id),
-    p.generation,
-  );
-  const d = decideHeadPage(p, page.items, pageSize, seen);
-  const next: ScanProgress = {
-    ...p,
-    ...d.next,
-    total: page.total,
-    pages: p.pages + 1,
-    seen: p.seen + d.fresh.length,
-    updatedAt: now,
-  };
-  if (!d.headDone) {
+  const fetched = await fetchPage(ctx, rd, p, pageSize);
+  const { offset, page } = fetched;
+  if (!page) return stepBackTo(ctx, p, fetched.backTo ?? 0, now, "offset past the end of the list");
+  const d = decideHeadPage(p, page.items, offset, pageSize, page.total);
+  const next: ScanProgress = { ...p, ...d.next, total: page.total, pages: p.pages + 1, updatedAt: now };
+  if (d.kind === "step-back") {
+    await writeProgress(ctx.db, next);
+    return { ...next, summary: { offset, steppedBack: d.reason, phase: "head" } };
+  }
+  next.seen = p.seen + d.fresh.length;
+  if (!d.complete) {
     const queued = await commitPage(ctx.db, d.fresh, next, now, ctx);
-    return { ...next, summary: { offset: p.offsetHint, added: d.fresh.length, queued, phase: "head" } };
+    return { ...next, summary: { offset, added: d.fresh.length, queued, phase: "head" } };
   }
   // The walk is complete: everything listed now was seen in this generation.
   const tx = await ctx.db.transaction("write");
@@ -161,6 +180,18 @@ async function headPage(
   }
 }
 
+async function stepBackTo(
+  ctx: JobContext,
+  p: ScanProgress,
+  offsetHint: number,
+  now: number,
+  reason: string,
+): Promise<PageOutcome> {
+  const next: ScanProgress = { ...p, offsetHint, total: null, pages: p.pages + 1, updatedAt: now };
+  await writeProgress(ctx.db, next);
+  return { ...next, summary: { steppedBack: reason, phase: p.phase } };
+}
+
 /** Upserts a page's new torrents, queues repairs and moves the cursor, all in one transaction. */
 async function commitPage(
   db: Db,
@@ -179,17 +210,4 @@ async function commitPage(
   } finally {
     tx.close();
   }
-}
-
-async function seenInGeneration(db: Db, ids: string[], generation: number): Promise<Set<string>> {
-  const seen = new Set<string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    const rs = await db.execute({
-      sql: `SELECT id FROM torrents WHERE seen_generation = ? AND id IN (${chunk.map(() => "?").join(",")})`,
-      args: [generation, ...chunk],
-    });
-    for (const r of rs.rows) seen.add(String(r.id));
-  }
-  return seen;
 }

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS scan_progress (
   offset_hint   INTEGER NOT NULL DEFAULT 0,
   cursor_added  INTEGER,
   cursor_ids    TEXT,
+  boundary      INTEGER,                      -- head pass: everything added at or before it was seen
+  head_top      INTEGER,                      -- head pass: newest torrent of the current head walk
   total         INTEGER,                      -- last X-Total-Count
   seen          INTEGER NOT NULL DEFAULT 0,
   pages         INTEGER NOT NULL DEFAULT 0,

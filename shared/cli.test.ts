@@ -72,7 +72,11 @@ describe("rdtm CLI", () => {
     expect(r.out).toMatch(/^full scan: idle/m);
     expect(r.out).toMatch(/^torrents: none\nrepairs: none$/m);
     const json = JSON.parse((await cli(["status", "--json"])).out);
-    expect(json.jobs.map((j: { name: string }) => j.name)).toEqual(["rd-quick-scan", "rd-full-scan-page", "maintenance"]);
+    expect(json.jobs.map((j: { name: string }) => j.name)).toEqual([
+      "rd-quick-scan",
+      "rd-full-scan-page",
+      "maintenance",
+    ]);
     expect(json.scan.full).toMatchObject({ status: "idle", generation: 0 });
   });
 

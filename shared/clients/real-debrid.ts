@@ -116,13 +116,16 @@ export function magnetFor(hash: string, name: string): string {
 export function createRealDebridClient(opts: RealDebridOptions): DebridProvider & { name: "real-debrid" } {
   const sleep = opts.sleep ?? abortableSleep;
   const maxAttempts = opts.maxAttempts ?? 4;
-  const api = ofetch.create({
-    baseURL: opts.baseUrl,
-    headers: { Authorization: `Bearer ${opts.token}` },
-    retry: 0,
-    timeout: opts.timeoutMs ?? 30_000,
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
-  });
+  const api = ofetch.create(
+    {
+      baseURL: opts.baseUrl,
+      headers: { Authorization: `Bearer ${opts.token}` },
+      retry: 0,
+      timeout: opts.timeoutMs ?? 30_000,
+    },
+    // the transport is a global option of the instance (tests and the demo pass the fake's fetch)
+    opts.fetch ? { fetch: opts.fetch } : {},
+  );
 
   /** One call with the limiter, classification and the retries that are safe. */
   async function call<T>(

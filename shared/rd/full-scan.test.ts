@@ -15,7 +15,15 @@ const t = (n: number, added = 1000 - n): DebridTorrent => ({
   endedAt: null,
 });
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => t(a + i));
-const start: ScanCursor = { generation: 1, phase: "body", offsetHint: 0, cursorAdded: null, cursorIds: [] };
+const start: ScanCursor = {
+  generation: 1,
+  phase: "body",
+  offsetHint: 0,
+  cursorAdded: null,
+  cursorIds: [],
+  boundary: null,
+  headTop: null,
+};
 
 describe("full scan decisions", () => {
   it("processes the first page whole and places the cursor at its oldest torrent", () => {
@@ -70,12 +78,31 @@ describe("full scan decisions", () => {
     expect(d.kind === "process" && d.next.cursorIds).toEqual(["T1", "T2", "T3"]);
   });
 
-  it("head pass: takes unseen torrents until it reaches seen ones", () => {
-    const c: ScanCursor = { ...start, phase: "head", offsetHint: 0 };
-    const d = decideHeadPage(c, range(0, 10), 10, new Set(["T3", "T4"]));
-    expect(d.fresh.map((x) => x.id)).toEqual(["T0", "T1", "T2", "T5", "T6", "T7", "T8", "T9"]);
-    expect(d.headDone).toBe(true);
-    const more = decideHeadPage(c, range(0, 10), 10, new Set());
-    expect(more).toMatchObject({ headDone: false, next: { offsetHint: 10 } });
+  it("head pass: one page from the top reaching the boundary completes the generation", () => {
+    // T0..T2 were added during the walk; T3 was the newest torrent when the walk began
+    const c: ScanCursor = { ...start, phase: "head", boundary: 1000 - 3 };
+    const d = decideHeadPage(c, range(0, 10), 0, 10, 50);
+    expect(d).toMatchObject({ kind: "process", complete: true });
+    expect(d.kind === "process" && d.fresh.map((x) => x.id)).toEqual(["T0", "T1", "T2"]);
+  });
+
+  it("head pass: a longer walk is followed by another from the top, bounded by its first top", () => {
+    const c: ScanCursor = { ...start, phase: "head", boundary: 1000 - 25 };
+    const p1 = decideHeadPage(c, range(0, 10), 0, 10, 50);
+    expect(p1).toMatchObject({ kind: "process", complete: false, next: { headTop: 1000, offsetHint: 10 } });
+    if (p1.kind !== "process") return;
+    const p2 = decideHeadPage(p1.next, range(7, 17), 7, 10, 50);
+    expect(p2.kind === "process" && p2.fresh.map((x) => x.id)).toEqual(range(10, 17).map((x) => x.id));
+    if (p2.kind !== "process") return;
+    const p3 = decideHeadPage(p2.next, range(14, 24), 14, 10, 50);
+    if (p3.kind !== "process") throw new Error("expected process");
+    const p4 = decideHeadPage(p3.next, range(21, 31), 21, 10, 50);
+    // reached the boundary (T25) after several pages: another walk from the top, boundary = T0's time
+    expect(p4).toMatchObject({
+      kind: "process",
+      complete: false,
+      next: { offsetHint: 0, cursorAdded: null, boundary: 1000 },
+    });
+    expect(p4.kind === "process" && p4.fresh.map((x) => x.id)).toEqual(["T24"]);
   });
 });

@@ -11,6 +11,10 @@ export interface ScanCursor {
   offsetHint: number;
   cursorAdded: number | null;
   cursorIds: string[];
+  /** Everything listed and added at or before this time has been seen in this generation. */
+  boundary: number | null;
+  /** Newest torrent of the current head walk's first page (the next boundary). */
+  headTop: number | null;
 }
 
 /** What to do with a fetched page. */
@@ -75,17 +79,35 @@ export function decideBodyPage(
   };
 }
 
+/** What a head page decided: process `fresh`, and whether the generation is complete. */
+export type HeadDecision =
+  | { kind: "process"; fresh: DebridTorrent[]; next: ScanCursor; complete: boolean }
+  | { kind: "step-back"; next: ScanCursor; reason: string };
+
 /**
- * Decides on a head page (the catch-up pass for torrents added during the walk, all at the top).
- * `seen` holds the ids of this page already listed in this generation; reaching one ends the pass.
+ * Decides on a head page. The head pass catches the torrents added above the walk while it ran: it
+ * walks down from the top, like the body walk, until it reaches `boundary` (everything at or below it
+ * has been seen). If that walk took more than its first page, more may have been added above it
+ * meanwhile, so another walk starts with the first one's top as boundary. The generation completes
+ * when a walk reaches the boundary within the one page it read from the top: at that instant,
+ * everything listed has been seen.
  */
 export function decideHeadPage(
   c: ScanCursor,
   items: readonly DebridTorrent[],
+  offset: number,
   pageSize: number,
-  seen: ReadonlySet<string>,
-): { fresh: DebridTorrent[]; next: ScanCursor; headDone: boolean } {
-  const fresh = items.filter((t) => !seen.has(t.id));
-  const headDone = fresh.length < items.length || items.length < pageSize;
-  return { fresh, headDone, next: { ...c, offsetHint: c.offsetHint + items.length } };
+  total: number | null,
+): HeadDecision {
+  const boundary = c.boundary ?? Number.NEGATIVE_INFINITY;
+  const firstPage = c.cursorAdded === null;
+  const d = decideBodyPage(c, items, offset, pageSize, total);
+  if (d.kind === "step-back") return d;
+  const headTop = firstPage ? (items[0]?.addedAt ?? c.boundary) : c.headTop;
+  const fresh = d.fresh.filter((t) => t.addedAt > boundary);
+  const reached = items.length < pageSize || items.some((t) => t.addedAt <= boundary);
+  if (!reached) return { kind: "process", fresh, complete: false, next: { ...d.next, headTop } };
+  if (firstPage) return { kind: "process", fresh, complete: true, next: { ...d.next, headTop, boundary: headTop } };
+  const again: ScanCursor = { ...c, offsetHint: 0, cursorAdded: null, cursorIds: [], boundary: headTop, headTop: null };
+  return { kind: "process", fresh, complete: false, next: again };
 }

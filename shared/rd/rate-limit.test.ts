@@ -8,7 +8,12 @@ import { AdaptiveLimiter, maxInAnyWindow, parseRetryAfter } from "./rate-limit.t
 /** A virtual clock: sleeping advances it instantly. */
 function clock(start = 1_000_000) {
   let t = start;
-  return { now: () => t, sleep: async (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 const dbs: Db[] = [];

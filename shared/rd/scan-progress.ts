@@ -31,6 +31,8 @@ export async function readProgress(db: Db | Transaction, scan: string): Promise<
       offsetHint: 0,
       cursorAdded: null,
       cursorIds: [],
+      boundary: null,
+      headTop: null,
       total: null,
       seen: 0,
       pages: 0,
@@ -49,6 +51,8 @@ export async function readProgress(db: Db | Transaction, scan: string): Promise<
     offsetHint: Number(r.offset_hint),
     cursorAdded: num(r.cursor_added),
     cursorIds: r.cursor_ids ? (JSON.parse(String(r.cursor_ids)) as string[]) : [],
+    boundary: num(r.boundary),
+    headTop: num(r.head_top),
     total: num(r.total),
     seen: Number(r.seen),
     pages: Number(r.pages),
@@ -63,11 +67,12 @@ export async function readProgress(db: Db | Transaction, scan: string): Promise<
 /** Writes a scan's progress (inside the transaction that wrote the page it describes). */
 export async function writeProgress(db: Db | Transaction, p: ScanProgress): Promise<void> {
   await db.execute({
-    sql: `INSERT INTO scan_progress (scan, generation, status, phase, offset_hint, cursor_added, cursor_ids, total, seen, pages,
-            started_at, updated_at, completed_at, last_error, verify)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    sql: `INSERT INTO scan_progress (scan, generation, status, phase, offset_hint, cursor_added, cursor_ids, boundary, head_top,
+            total, seen, pages, started_at, updated_at, completed_at, last_error, verify)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (scan) DO UPDATE SET generation = excluded.generation, status = excluded.status, phase = excluded.phase,
             offset_hint = excluded.offset_hint, cursor_added = excluded.cursor_added, cursor_ids = excluded.cursor_ids,
+            boundary = excluded.boundary, head_top = excluded.head_top,
             total = excluded.total, seen = excluded.seen, pages = excluded.pages, started_at = excluded.started_at,
             updated_at = excluded.updated_at, completed_at = excluded.completed_at, last_error = excluded.last_error,
             verify = excluded.verify`,
@@ -79,6 +84,8 @@ export async function writeProgress(db: Db | Transaction, p: ScanProgress): Prom
       p.offsetHint,
       p.cursorAdded,
       JSON.stringify(p.cursorIds),
+      p.boundary,
+      p.headTop,
       p.total,
       p.seen,
       p.pages,
