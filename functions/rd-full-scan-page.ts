@@ -141,7 +141,7 @@ async function headPage(
   // The walk is complete: everything listed now was seen in this generation.
   const tx = await ctx.db.transaction("write");
   try {
-    await upsertTorrents(tx, d.fresh, now, p.generation);
+    await upsertTorrents(tx, d.fresh, now, p.generation, { count: false });
     const listed = Number(
       (await tx.execute({ sql: "SELECT count(*) AS n FROM torrents WHERE seen_generation = ?", args: [p.generation] }))
         .rows[0]?.n,
@@ -202,7 +202,7 @@ async function commitPage(
 ): Promise<number> {
   const tx = await db.transaction("write");
   try {
-    await upsertTorrents(tx, fresh, now, next.generation);
+    await upsertTorrents(tx, fresh, now, next.generation, { count: false });
     const queued = await enqueueFailedTorrents(tx, now, now - ctx.config.STUCK_AFTER_MINUTES * 60_000);
     await writeProgress(tx, next);
     await tx.commit();

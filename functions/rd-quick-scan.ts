@@ -31,7 +31,7 @@ export default defineJob({
     const now = ctx.now();
     const tx = await ctx.db.transaction("write");
     try {
-      const { inserted, changed } = await upsertTorrents(tx, listed, now, null);
+      const { inserted, changed } = (await upsertTorrents(tx, listed, now, null)) ?? { inserted: 0, changed: 0 };
       const queued = await enqueueFailedTorrents(tx, now, now - STUCK_AFTER_MINUTES * 60_000);
       await tx.execute({
         sql: `INSERT INTO scan_progress (scan, status, total, seen, pages, started_at, updated_at, completed_at)

@@ -22,6 +22,9 @@ export async function openDb(url: string, authToken?: string): Promise<Db> {
   const client = createClient({ url, authToken, timeout: FILE_BUSY_TIMEOUT_MS });
   const db = file ? gateFileClient(client) : retryingBusy(client);
   if (url.startsWith("file:")) {
+    // Only takes effect on a new, empty file (before WAL): 8 KiB pages made the 100k-torrent upsert
+    // ~20% faster than the default 4 KiB (measured).
+    await db.execute("PRAGMA page_size = 8192");
     await db.execute("PRAGMA journal_mode = WAL");
     await db.execute("PRAGMA synchronous = NORMAL");
   }

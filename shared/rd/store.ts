@@ -1,10 +1,7 @@
-import type { InStatement, Transaction } from "@libsql/client";
+import type { Transaction } from "@libsql/client";
 import type { DebridTorrent } from "../clients/debrid.ts";
 import type { Db } from "../db.ts";
 import { STUCK_STATUSES } from "./status.ts";
-
-const ROWS_PER_STATEMENT = 400;
-const COLS = 12;
 
 /** What one page of upserts changed. */
 export interface UpsertResult {
@@ -14,79 +11,70 @@ export interface UpsertResult {
   changed: number;
 }
 
+// A page travels as ONE JSON parameter that SQLite unpacks with json_each: binding 12 values per row
+// one by one through the driver cost about as much as SQLite's own work (measured on 100k torrents).
+const PAGE_ROWS =
+  "SELECT value ->> 0 AS id, value ->> 1 AS hash, value ->> 2 AS filename, value ->> 3 AS status, value ->> 4 AS bytes, value ->> 5 AS progress, value ->> 6 AS links, value ->> 7 AS added_at, value ->> 8 AS ended_at FROM json_each(?)";
+
+function pageJson(items: readonly DebridTorrent[]): string {
+  // In id order, the primary-key B-tree is filled sequentially rather than at random (~5-10% faster).
+  const rows = items.map(
+    (t) => [t.id, t.hash, t.filename, t.status, t.bytes, t.progress, t.links, t.addedAt, t.endedAt] as const,
+  );
+  rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return JSON.stringify(rows);
+}
+
 /**
- * Upserts torrents as seen at `now` (optionally in full-scan generation `generation`), in multi-row
- * statements (one statement per 400 rows is ~10x faster than one per row). A torrent listed again
- * is no longer gone; its status change time moves only when the status differs.
+ * Upserts torrents as seen at `now` (optionally in full-scan generation `generation`). A torrent
+ * listed again is no longer gone; its status change time moves only when the status differs.
+ * Returns what changed, or null with `count: false` (the full scan does not need it).
  */
 export async function upsertTorrents(
   tx: Transaction | Db,
   items: readonly DebridTorrent[],
   now: number,
   generation: number | null,
-): Promise<UpsertResult> {
+  opts: { count?: boolean } = {},
+): Promise<UpsertResult | null> {
   if (items.length === 0) return { inserted: 0, changed: 0 };
-  const ids = items.map((t) => t.id);
-  const before = await existingStatuses(tx, ids);
-  const statements: InStatement[] = [];
-  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) {
-    const chunk = items.slice(i, i + ROWS_PER_STATEMENT);
-    const args: (string | number | null)[] = [];
-    for (const t of chunk) {
-      args.push(
-        t.id,
-        t.hash,
-        t.filename,
-        t.status,
-        t.bytes,
-        t.progress,
-        t.links,
-        t.addedAt,
-        t.endedAt,
-        now,
-        now,
-        generation ?? 0,
-      );
-    }
-    statements.push({
-      sql: `INSERT INTO torrents (id, hash, filename, status, bytes, progress, links, added_at, ended_at, first_seen_at, last_seen_at, seen_generation, status_changed_at)
-            VALUES ${chunk.map(() => `(${"?,".repeat(COLS)}${now})`).join(",")}
-            ON CONFLICT (id) DO UPDATE SET
-              hash = excluded.hash, filename = excluded.filename, bytes = excluded.bytes, progress = excluded.progress,
-              links = excluded.links, added_at = excluded.added_at, ended_at = excluded.ended_at,
-              status_changed_at = CASE WHEN torrents.status <> excluded.status THEN excluded.last_seen_at ELSE torrents.status_changed_at END,
-              status = excluded.status, last_seen_at = excluded.last_seen_at, gone_at = NULL,
-              seen_generation = max(torrents.seen_generation, excluded.seen_generation)`,
-      args,
-    });
-  }
-  for (const st of statements) await tx.execute(st);
-  let inserted = 0;
-  let changed = 0;
-  for (const t of items) {
-    const prev = before.get(t.id);
-    if (prev === undefined) inserted++;
-    else if (prev !== t.status) changed++;
-  }
-  return { inserted, changed };
+  const page = pageJson(items);
+  const before = opts.count === false ? null : await countChanges(tx, items);
+  await tx.execute({
+    sql: `INSERT INTO torrents (id, hash, filename, status, bytes, progress, links, added_at, ended_at,
+            first_seen_at, last_seen_at, seen_generation, status_changed_at)
+          SELECT id, hash, filename, status, bytes, progress, links, added_at, ended_at, ?2, ?2, ?3, ?2
+          FROM (${PAGE_ROWS.replace("json_each(?)", "json_each(?1)")}) WHERE true
+          ON CONFLICT (id) DO UPDATE SET
+            hash = excluded.hash, filename = excluded.filename, bytes = excluded.bytes, progress = excluded.progress,
+            links = excluded.links, added_at = excluded.added_at, ended_at = excluded.ended_at,
+            status_changed_at = CASE WHEN torrents.status <> excluded.status THEN excluded.last_seen_at ELSE torrents.status_changed_at END,
+            status = excluded.status, last_seen_at = excluded.last_seen_at, gone_at = NULL,
+            seen_generation = max(torrents.seen_generation, excluded.seen_generation)`,
+    args: [page, now, generation ?? 0],
+  });
+  return before;
 }
 
-async function existingStatuses(tx: Transaction | Db, ids: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    const rs = await tx.execute({
-      sql: `SELECT id, status FROM torrents WHERE id IN (${chunk.map(() => "?").join(",")})`,
-      args: chunk,
-    });
-    for (const r of rs.rows) out.set(String(r.id), String(r.status));
-  }
-  return out;
+/** What an upsert of `items` will change: counted from a lean [id, status] list before it runs. */
+async function countChanges(tx: Transaction | Db, items: readonly DebridTorrent[]): Promise<UpsertResult> {
+  const rs = await tx.execute({
+    sql: `SELECT count(t.id) AS known, coalesce(sum(t.status <> j.value ->> 1), 0) AS changed
+          FROM json_each(?) j JOIN torrents t ON t.id = j.value ->> 0`,
+    args: [JSON.stringify(items.map((t) => [t.id, t.status]))],
+  });
+  const row = rs.rows[0];
+  return { inserted: items.length - Number(row?.known ?? 0), changed: Number(row?.changed ?? 0) };
 }
 
 /** Which of these ids the table already knows. */
 export async function knownIds(db: Db | Transaction, ids: readonly string[]): Promise<Set<string>> {
-  return new Set((await existingStatuses(db, ids)).keys());
+  if (ids.length === 0) return new Set();
+  const rs = await db.execute({
+    sql: "SELECT id FROM torrents WHERE id IN (SELECT value FROM json_each(?))",
+    args: [JSON.stringify(ids)],
+  });
+  return new Set(rs.rows.map((r) => String(r.id)));
 }
 
 /** Lower runs first. A broken symlink is what the user sees, so it goes first. */
