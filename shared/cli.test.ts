@@ -75,6 +75,7 @@ describe("rdtm CLI", () => {
     expect(json.jobs.map((j: { name: string }) => j.name)).toEqual([
       "rd-quick-scan",
       "rd-full-scan-page",
+      "symlink-sweep",
       "maintenance",
     ]);
     expect(json.scan.full).toMatchObject({ status: "idle", generation: 0 });

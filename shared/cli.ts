@@ -5,6 +5,8 @@ import { migrate } from "./db.ts";
 import { withDotenv } from "./dotenv.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { listJobs } from "./jobs-view.ts";
+import { serializeSweep } from "./library/api.ts";
+import { readSweepState, requestSweep } from "./library/sweep-state.ts";
 import { backupDatabase } from "./maintenance/backup.ts";
 import { nodeHost, startServer } from "./node.ts";
 import { checkRealDebrid } from "./rd/health.ts";
@@ -35,6 +37,7 @@ Commands:
   status                jobs (schedule, next and last run), scan progress, torrents by status, repairs
   check                 check the Real-Debrid token, premium days left and active torrents
   scan reset            start a new full scan from the top at the next run
+  sweep status|start    library sweep progress and mount guard; start a new sweep at the next run
   migrate               apply pending database migrations
   backup                take a database backup now (rotated like the scheduled ones)
 
@@ -55,6 +58,7 @@ Exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid configuration, 4 skippe
 Exit code: 0 succeeded, 1 failed or aborted, 4 skipped because the job is running elsewhere.`,
   status: `Usage: rdtm status [--json]\n\nLists every job (schedule, next run, current run, last run), the scans' progress,\ntorrents by status and repairs by state.`,
   check: `Usage: rdtm check [--json]\n\nChecks the Real-Debrid token (valid, premium days left) and active torrents.\nExit code: 0 ok, 1 a problem was found.`,
+  sweep: `Usage: rdtm sweep status|start [--json]\n\nstatus: the library sweep's progress (entries, links, broken, matched) and the mount guard.\nstart: a new sweep from the start at the next run of symlink-sweep.`,
   scan: `Usage: rdtm scan reset [--json]\n\nStarts a new full scan of the account from the top at the next run of rd-full-scan-page.`,
   migrate: `Usage: rdtm migrate\n\nApplies pending migrations from schema/ and prints what was applied.`,
   backup: `Usage: rdtm backup [--json]\n\nWrites a backup to BACKUP_DIR now and keeps the newest BACKUP_KEEP.`,
@@ -70,12 +74,16 @@ const OPTIONS = {
   json: { type: "boolean" },
 } as const;
 
+/** Commands that take an action word, and the actions they know. */
+const ACTIONS: Record<string, string[]> = { scan: ["reset"], sweep: ["status", "start"] };
+
 const COMMAND_OPTIONS: Record<string, string[]> = {
   serve: [],
   run: ["dry-run", "real", "limit", "json"],
   status: ["json"],
   check: ["json"],
   scan: ["json"],
+  sweep: ["json"],
   migrate: [],
   backup: ["json"],
 };
@@ -110,18 +118,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const allowed = new Set([...(COMMAND_OPTIONS[command] ?? []), "env-file"]);
   const stray = Object.keys(values).find((k) => !allowed.has(k));
   if (stray) return usage(io, command, `option --${stray} does not apply to '${command}'`);
-  const wantPositional = command === "run" || command === "scan" ? 1 : 0;
+  const actions = ACTIONS[command];
+  const wantPositional = command === "run" || actions ? 1 : 0;
   if (rest.length !== wantPositional) {
     const what =
       command === "run"
         ? "give exactly one job name"
-        : command === "scan"
-          ? "give the action: reset"
+        : actions
+          ? `give the action: ${actions.join(" | ")}`
           : `unexpected argument '${rest[0]}'`;
     return usage(io, command, what);
   }
-  if (command === "scan" && rest[0] !== "reset")
-    return usage(io, command, `unknown action '${rest[0]}' (actions: reset)`);
+  if (actions && !actions.includes(rest[0] ?? "")) {
+    return usage(io, command, `unknown action '${rest[0]}' (actions: ${actions.join(", ")})`);
+  }
   if (values["dry-run"] && values.real) return usage(io, command, "--dry-run and --real exclude each other");
   let limit: number | undefined;
   if (values.limit !== undefined) {
@@ -157,6 +167,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           io.out(
             values.json ? JSON.stringify({ full: p }) : "a new full scan starts at the next run of rd-full-scan-page",
           );
+          return EXIT.ok;
+        }
+        case "sweep": {
+          if (rest[0] === "start") await requestSweep(services.db, Date.now());
+          const sweep = serializeSweep(await readSweepState(services.db));
+          if (values.json) io.out(JSON.stringify({ sweep }));
+          else if (rest[0] === "start") io.out("a new sweep starts at the next run of symlink-sweep");
+          else io.out(sweepLines(sweep));
           return EXIT.ok;
         }
         case "migrate": {
@@ -291,6 +309,14 @@ async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
     ].join("\n"),
   );
   return EXIT.ok;
+}
+
+function sweepLines(s: ReturnType<typeof serializeSweep>): string {
+  return [
+    `sweep: ${s.status}, generation ${s.generation}${s.completedAt ? `, last completed ${s.completedAt}` : ""}`,
+    `entries ${s.entries}, links ${s.links}, broken ${s.broken}, matched ${s.matched}, skipped ${s.skipped}`,
+    s.guard.tripped ? `MOUNT GUARD: sweep stopped, nothing changed: ${s.guard.reason}` : "mount guard: ok",
+  ].join("\n");
 }
 
 /** Left-aligned text table. */

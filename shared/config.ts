@@ -48,6 +48,35 @@ const HttpUrl = v.pipe(
   v.transform((s) => s.replace(/\/+$/, "")),
 );
 
+const AbsolutePath = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((s) => s.startsWith("/") && !s.split("/").includes(".."), "expected an absolute path without '..'"),
+  v.transform((s) => (s.length > 1 ? s.replace(/\/+$/, "") : s)),
+);
+
+const PathList = v.pipe(
+  v.string(),
+  v.transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p !== ""),
+  ),
+  v.check((l) => l.length > 0, "expected at least one folder"),
+  v.check(
+    (l) => l.every((p) => p.startsWith("/") && !p.split("/").includes("..")),
+    "expected absolute paths without '..'",
+  ),
+  v.transform((l) => l.map((p) => (p.length > 1 ? p.replace(/\/+$/, "") : p))),
+);
+
+const NameList = v.pipe(
+  v.string(),
+  v.transform((s) => s.split(",").map((p) => p.trim())),
+  v.check((l) => l.every((p) => !p.includes("/") && p !== ".." && p !== "."), "expected folder names without '/'"),
+);
+
 const Secret = (min: number) => v.pipe(v.string(), v.trim(), v.minLength(min, `must be at least ${min} characters`));
 
 /** Checks a cron pattern the way croner will run it; "off" disables the schedule. */
@@ -200,6 +229,52 @@ export const CONFIG_VARS = {
     default: "60",
     doc: "A torrent waiting in magnet_conversion or waiting_files_selection longer than this is stuck",
     invalidSample: "1",
+  },
+  LIBRARY_ROOTS: {
+    schema: PathList,
+    doc: "Comma-separated absolute folders of the symlink library; unset turns the sweep off",
+    invalidSample: "relative/path",
+  },
+  RD_MOUNT_PATH: {
+    schema: AbsolutePath,
+    doc: "Where the Zurg/rclone mount of the RD account is (e.g. /mnt/zurg)",
+    invalidSample: "mnt/zurg",
+  },
+  RD_MOUNT_DIRECTORIES: {
+    schema: NameList,
+    default: "__all__,torrents,shows,movies,anime",
+    doc: "Zurg directories under the mount that hold torrent folders (comma-separated)",
+    invalidSample: "a/b",
+  },
+  SWEEP_INTERVAL_HOURS: {
+    schema: int(1, 720),
+    default: "6",
+    doc: "A new library sweep starts this long after the last one completed",
+    invalidSample: "0",
+  },
+  SWEEP_RUN_ENTRIES: {
+    schema: int(100, 10_000_000),
+    default: "100000",
+    doc: "Most library entries one sweep run handles before it stores its cursor",
+    invalidSample: "10",
+  },
+  SWEEP_RUN_SECONDS: {
+    schema: int(1, 3600),
+    default: "50",
+    doc: "Most seconds one sweep run spends before it stores its cursor",
+    invalidSample: "0",
+  },
+  MOUNT_GUARD_MAX_BROKEN_PERCENT: {
+    schema: int(1, 100),
+    default: "20",
+    doc: "Mount guard: more broken links than this share (and the minimum below) stops the sweep, changing nothing",
+    invalidSample: "101",
+  },
+  MOUNT_GUARD_MIN_BROKEN: {
+    schema: int(0, 1_000_000),
+    default: "50",
+    doc: "Mount guard: the share above only counts once at least this many links look broken",
+    invalidSample: "-5",
   },
 } satisfies Record<string, VarSpec>;
 

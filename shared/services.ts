@@ -5,6 +5,7 @@ import { type Config, parseConfig } from "./config.ts";
 import { type Db, migrate, openDb } from "./db.ts";
 import { databaseProbe, jobsProbe } from "./health.ts";
 import type { Host, JobDefinition } from "./job.ts";
+import { mountGuardProbe } from "./library/api.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { realDebridProbe } from "./rd/health.ts";
 import { createRunner, type Runner } from "./runner.ts";
@@ -55,6 +56,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     database: databaseProbe(db, config.LIBSQL_URL),
     jobs: jobsProbe(db),
     realDebrid: realDebridProbe(clients.rd, { background: opts.host.runtime === "node" }),
+    mountGuard: mountGuardProbe(db, (config.LIBRARY_ROOTS?.length ?? 0) > 0),
   };
   const app = createApp({ config, db, runner, log, probes });
   return { config, db, log, runner, clients, app };

@@ -42,12 +42,20 @@ describe("RD jobs as real processes", () => {
       const before = await readProgress(db, "full");
       // the next page answers slowly; kill the process while it waits for it
       fake.inject({ fault: { kind: "delay", ms: 5_000 }, path: /^\/torrents$/ });
-      const asked = fake.requests.length;
       const victim = spawnProc(process.execPath, [join(process.cwd(), "dist/cli.mjs"), "run", "rd-full-scan-page"], {
         cwd: dir,
         env,
       });
-      await eventually(async () => (fake.requests.length > asked ? true : undefined), 10_000, "the page request");
+      // its run row appears before it asks for the page, which the fake holds for 5 s
+      await eventually(
+        async () => {
+          const rs = await db.execute("SELECT count(*) AS n FROM job_runs WHERE status = 'running'");
+          return Number(rs.rows[0]?.n) > 0 ? true : undefined;
+        },
+        10_000,
+        "the victim's run",
+      );
+      await new Promise((r) => setTimeout(r, 300));
       victim.kill("SIGKILL");
       await victim.exited;
       expect(await readProgress(db, "full")).toEqual(before);

@@ -1,0 +1,82 @@
+import { dirname, resolve } from "node:path";
+import type { SweepFs } from "./fs.ts";
+import type { MountView } from "./mount.ts";
+import type { LinkEntry } from "./walk.ts";
+import { type MountTarget, parseMountTarget } from "./zurg-path.ts";
+
+/** Why a link is broken. */
+export type BrokenReason = "missing_torrent" | "missing_file" | "missing_target" | "loop" | "unreadable";
+
+/** What the sweep learned about one link. */
+export type LinkVerdict =
+  | { kind: "ok" }
+  /** Could not tell (an I/O error that is not "missing"): neither broken nor fine, never acted on. */
+  | { kind: "uncertain"; why: string }
+  | { kind: "broken"; reason: BrokenReason; target: string; torrentName: string | null };
+
+/** An absolute path with no ".", ".." or empty segments: nothing to resolve. */
+const PLAIN_ABSOLUTE = /^\/(?!.*(?:\/\/|\/\.\.?(?:\/|$)))/;
+
+/**
+ * parseMountTarget for the common case, a plain absolute target under the mount with a named
+ * directory, by slicing instead of splitting (this runs for every link); anything else goes to the
+ * full parser.
+ */
+function parseUnderMount(target: string, mountPath: string, directories: readonly string[]): MountTarget | null {
+  if (!PLAIN_ABSOLUTE.test(target)) return parseMountTarget(target, mountPath, directories);
+  const rest = target.slice(mountPath.length + 1);
+  const slash = rest.indexOf("/");
+  const directory = slash < 0 ? rest : rest.slice(0, slash);
+  if (slash < 0 || directory === "" || !directories.includes(directory))
+    return parseMountTarget(target, mountPath, directories);
+  const inner = rest.slice(slash + 1);
+  const next = inner.indexOf("/");
+  const torrentName = next < 0 ? inner : inner.slice(0, next);
+  if (torrentName === "") return null;
+  return { directory, torrentName, file: next < 0 ? "" : inner.slice(next + 1).replace(/\/+$/, "") };
+}
+
+/** Counts of what deciding cost outside the mount listings. */
+export interface InspectStats {
+  statFallbacks: number;
+}
+
+/**
+ * Decides whether a link resolves. A target under the mount is judged from the mount's folder
+ * listings (torrent folder present? file present?), never by following it; anything else is
+ * `stat`ed. Only "does not exist" answers count as broken.
+ */
+export function inspectLink(
+  link: LinkEntry,
+  mount: { view: MountView; directories: readonly string[] } | null,
+  stats: InspectStats,
+  fs: SweepFs,
+): LinkVerdict {
+  // Most targets are plain absolute paths: resolving them is work the sweep does 100k+ times.
+  const target = PLAIN_ABSOLUTE.test(link.target) ? link.target : resolve(dirname(link.path), link.target);
+  const underMount =
+    mount !== null && target.startsWith(mount.view.mountPath) && target[mount.view.mountPath.length] === "/";
+  const parsed = mount && underMount ? parseUnderMount(target, mount.view.mountPath, mount.directories) : null;
+  if (mount && parsed) {
+    const folder = mount.view.has(parsed.directory, parsed.torrentName, "");
+    if (folder === null) return { kind: "uncertain", why: "mount listing failed" };
+    if (!folder) return { kind: "broken", reason: "missing_torrent", target, torrentName: parsed.torrentName };
+    if (parsed.file === "") return { kind: "ok" };
+    const file = mount.view.has(parsed.directory, parsed.torrentName, parsed.file);
+    if (file === null) return { kind: "uncertain", why: "mount listing failed" };
+    return file ? { kind: "ok" } : { kind: "broken", reason: "missing_file", target, torrentName: parsed.torrentName };
+  }
+  stats.statFallbacks++;
+  try {
+    fs.statSync(target);
+    return { kind: "ok" };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const torrentName = null;
+    if (code === "ENOENT" || code === "ENOTDIR")
+      return { kind: "broken", reason: "missing_target", target, torrentName };
+    if (code === "ELOOP") return { kind: "broken", reason: "loop", target, torrentName };
+    if (code === "EACCES" || code === "EPERM") return { kind: "broken", reason: "unreadable", target, torrentName };
+    return { kind: "uncertain", why: `stat failed: ${code ?? String(err)}` };
+  }
+}
