@@ -1,29 +1,18 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { Db } from "./db.ts";
+import { containsPattern, iso, pageQuery } from "./query.ts";
 import { readProgress, requestFullRescan, type ScanProgress } from "./rd/scan-progress.ts";
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-
-/** A positive page size capped at `max`. */
-const PageQuery = (max: number) =>
-  v.object({
-    limit: v.optional(
-      v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number), v.minValue(1), v.maxValue(max)),
-      "50",
-    ),
-    offset: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number)), "0"),
-  });
-
 const TorrentsQuery = v.object({
-  ...PageQuery(500).entries,
+  ...pageQuery(500),
   status: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]+(,[a-z_]+)*$/, "comma-separated statuses"))),
   q: v.optional(v.pipe(v.string(), v.maxLength(200))),
   gone: v.optional(v.picklist(["true", "false", "any"]), "false"),
 });
 
 const RepairsQuery = v.object({
-  ...PageQuery(500).entries,
+  ...pageQuery(500),
   state: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]+(,[a-z_]+)*$/, "comma-separated states"))),
 });
 
@@ -88,7 +77,7 @@ export function mountApi(app: Hono, db: Db, auth: MiddlewareHandler): void {
     }
     if (q) {
       where.push("(filename LIKE ? ESCAPE '\\' OR hash = ? OR id = ?)");
-      args.push(`%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`, q.toLowerCase(), q);
+      args.push(containsPattern(q), q.toLowerCase(), q);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
     const [count, rows] = await Promise.all([

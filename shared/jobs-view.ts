@@ -1,8 +1,8 @@
 import type { AppDeps } from "./app.ts";
 import { heldLeases } from "./lease.ts";
+import { iso } from "./query.ts";
 import { nextRunOf } from "./schedule.ts";
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 const json = (text: unknown) => (typeof text === "string" ? (JSON.parse(text) as unknown) : null);
 
 /** Every registered job with its schedule, next run, whether it runs now (in any process) and its last run. */

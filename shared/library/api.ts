@@ -2,16 +2,11 @@ import type { Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { Db } from "../db.ts";
 import type { HealthProbe } from "../health.ts";
+import { containsPattern, iso, pageQuery } from "../query.ts";
 import { readSweepState, requestSweep, type SweepState } from "./sweep-state.ts";
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-
 const BrokenLinksQuery = v.object({
-  limit: v.optional(
-    v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number), v.minValue(1), v.maxValue(500)),
-    "50",
-  ),
-  offset: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number)), "0"),
+  ...pageQuery(500),
   state: v.optional(v.picklist(["broken", "resolved", "any"]), "broken"),
   matched: v.optional(v.picklist(["true", "false", "any"]), "any"),
   q: v.optional(v.pipe(v.string(), v.maxLength(300))),
@@ -71,7 +66,7 @@ export function mountLibraryApi(app: Hono, db: Db, auth: MiddlewareHandler): voi
     if (matched === "false") where.push("matched_torrent_id IS NULL");
     if (q) {
       where.push("(path LIKE ? ESCAPE '\\' OR torrent_name LIKE ? ESCAPE '\\')");
-      const like = `%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+      const like = containsPattern(q);
       args.push(like, like);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
