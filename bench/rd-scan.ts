@@ -39,7 +39,7 @@ const runner = createRunner({
   db,
   log: createLogger({ level: "silent", format: "json" }),
   host: { runtime: "node" },
-  clients: { rd, rdLimiter: null, rdCalls },
+  clients: { rd, rdLimiter: null, rdCalls, arr: [] },
 });
 
 const started = performance.now();

@@ -276,6 +276,38 @@ export const CONFIG_VARS = {
     doc: "Mount guard: the share above only counts once at least this many links look broken",
     invalidSample: "-5",
   },
+  SONARR_URL: {
+    schema: HttpUrl,
+    doc: "Sonarr base URL, e.g. http://sonarr:8989 (more instances: SONARR_2_URL, SONARR_3_URL…)",
+    invalidSample: "sonarr:8989",
+  },
+  SONARR_API_KEY: {
+    schema: Secret(16),
+    doc: "Sonarr API key (Settings > General); or give SONARR_CONFIG_XML",
+    secret: true,
+    invalidSample: "short",
+  },
+  SONARR_CONFIG_XML: {
+    schema: AbsolutePath,
+    doc: "Path to a mounted Sonarr config.xml to read the API key from",
+    invalidSample: "config.xml",
+  },
+  RADARR_URL: {
+    schema: HttpUrl,
+    doc: "Radarr base URL, e.g. http://radarr:7878 (more instances: RADARR_2_URL, RADARR_3_URL…)",
+    invalidSample: "radarr:7878",
+  },
+  RADARR_API_KEY: {
+    schema: Secret(16),
+    doc: "Radarr API key (Settings > General); or give RADARR_CONFIG_XML",
+    secret: true,
+    invalidSample: "short",
+  },
+  RADARR_CONFIG_XML: {
+    schema: AbsolutePath,
+    doc: "Path to a mounted Radarr config.xml to read the API key from",
+    invalidSample: "config.xml",
+  },
 } satisfies Record<string, VarSpec>;
 
 type Vars = typeof CONFIG_VARS;
@@ -287,7 +319,64 @@ export type Config = { [K in keyof Vars as Vars[K] extends { default: string } ?
 } & {
   /** Effective schedule per job (null when turned off). */
   schedules: Record<string, string | null>;
+  /** Every configured Sonarr/Radarr instance. */
+  arr: ArrInstanceConfig[];
 };
+
+/** One Sonarr/Radarr instance as configured; the key comes from the env or from its config.xml. */
+export interface ArrInstanceConfig {
+  name: string;
+  kind: "sonarr" | "radarr";
+  url: string;
+  apiKey?: string;
+  configXml?: string;
+}
+
+const ARR_VAR = /^(SONARR|RADARR)_(?:(\d+)_)?(URL|API_KEY|CONFIG_XML)$/;
+
+/** Collects SONARR_URL, SONARR_2_URL… (and their keys) into instances, listing every problem. */
+function parseArrInstances(env: Record<string, string | undefined>, problems: string[]): ArrInstanceConfig[] {
+  const groups = new Map<string, { kind: "sonarr" | "radarr"; n: number; vars: Record<string, string> }>();
+  for (const [key, raw] of Object.entries(env)) {
+    const m = ARR_VAR.exec(key);
+    if (!m || raw === undefined || raw.trim() === "") continue;
+    const kind = (m[1] ?? "").toLowerCase() as "sonarr" | "radarr";
+    const n = m[2] === undefined ? 1 : Number(m[2]);
+    const id = `${kind}-${n}`;
+    const group = groups.get(id) ?? { kind, n, vars: {} };
+    group.vars[m[3] ?? ""] = raw.trim();
+    groups.set(id, group);
+  }
+  const out: ArrInstanceConfig[] = [];
+  for (const g of [...groups.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.n - b.n)) {
+    const prefix = `${g.kind.toUpperCase()}_${g.n === 1 ? "" : `${g.n}_`}`;
+    if (g.n < 1 || g.n > 99) problems.push(`${prefix}URL: instance numbers go from 2 to 99`);
+    const url = g.vars.URL;
+    if (!url) {
+      for (const k of Object.keys(g.vars)) problems.push(`${prefix}${k}: set without ${prefix}URL`);
+      continue;
+    }
+    const u = v.safeParse(HttpUrl, url);
+    if (!u.success) problems.push(describe(`${prefix}URL`, u.issues, false));
+    const key = g.vars.API_KEY;
+    const xml = g.vars.CONFIG_XML;
+    if (key !== undefined && key.length < 16) problems.push(`${prefix}API_KEY: must be at least 16 characters`);
+    if (xml !== undefined && !v.safeParse(AbsolutePath, xml).success)
+      problems.push(`${prefix}CONFIG_XML: expected an absolute path`);
+    if (key === undefined && xml === undefined)
+      problems.push(`${prefix}API_KEY: set it or ${prefix}CONFIG_XML for ${url}`);
+    if (u.success) {
+      out.push({
+        name: g.n === 1 ? g.kind : `${g.kind}-${g.n}`,
+        kind: g.kind,
+        url: u.output,
+        ...(key !== undefined ? { apiKey: key } : {}),
+        ...(xml !== undefined ? { configXml: xml } : {}),
+      });
+    }
+  }
+  return out;
+}
 
 /** The environment variable that overrides a job's schedule, e.g. SCHEDULE_RD_QUICK_SCAN. */
 export function scheduleVar(job: string): string {
@@ -309,6 +398,7 @@ export function parseConfig(env: Record<string, string | undefined>, jobSchedule
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(CONFIG_VARS) as [string, VarSpec][]) {
+    if (ARR_VAR.test(key)) continue; // validated per instance by parseArrInstances
     const raw = env[key];
     const value = raw === undefined || raw === "" ? spec.default : raw;
     if (value === undefined) continue;
@@ -324,6 +414,7 @@ export function parseConfig(env: Record<string, string | undefined>, jobSchedule
     if (!r.success) problems.push(describe(key, r.issues, false));
     else schedules[job] = r.output === "off" ? null : r.output;
   }
+  const arr = parseArrInstances(env, problems);
   const known = new Set(Object.keys(jobSchedules).map(scheduleVar));
   for (const key of Object.keys(env)) {
     if (key.startsWith("SCHEDULE_") && !known.has(key)) {
@@ -331,7 +422,7 @@ export function parseConfig(env: Record<string, string | undefined>, jobSchedule
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...(out as Omit<Config, "schedules">), schedules } as Config;
+  return { ...(out as Omit<Config, "schedules" | "arr">), schedules, arr } as Config;
 }
 
 function describe(key: string, issues: v.BaseIssue<unknown>[], secret: boolean): string {

@@ -46,6 +46,42 @@ export function jobsProbe(db: Db): HealthProbe {
   };
 }
 
+const PROBE_TTL_MS = 5 * 60_000;
+const FIRST_CHECK_TIMEOUT_MS = 3_000;
+
+/**
+ * A probe of another service served from a cache refreshed every 5 minutes (in the background on
+ * Node), so /health under load never calls the service nor waits on it, except for the very first
+ * check, which waits at most 3 s.
+ */
+export function cachedProbe(check: () => Promise<ServiceHealth>, opts: { background: boolean }): HealthProbe {
+  let cached: { at: number; value: ServiceHealth } | undefined;
+  let refreshing: Promise<ServiceHealth> | undefined;
+  const refresh = () => {
+    refreshing ??= (async () => {
+      try {
+        const value = await check();
+        cached = { at: Date.now(), value: { ...value, checkedAt: new Date().toISOString() } };
+        return cached.value;
+      } finally {
+        refreshing = undefined;
+      }
+    })();
+    return refreshing;
+  };
+  return async () => {
+    if (cached && Date.now() - cached.at < PROBE_TTL_MS) return cached.value;
+    if (cached && opts.background) {
+      void refresh().catch(() => {});
+      return cached.value;
+    }
+    const timeout = new Promise<ServiceHealth>((resolve) =>
+      setTimeout(() => resolve({ status: "degraded", detail: "first check still running" }), FIRST_CHECK_TIMEOUT_MS),
+    );
+    return Promise.race([refresh(), timeout]);
+  };
+}
+
 /** Runs every probe (a probe that throws counts as down) and folds them into one report. */
 export async function checkHealth(probes: Record<string, HealthProbe>, required = ["database"]): Promise<HealthReport> {
   const entries = await Promise.all(

@@ -3,6 +3,7 @@ import type { Db } from "../db.ts";
 import { createRdLimiter, type RdLimiter } from "../rd/limiter.ts";
 import type { DebridProvider } from "./debrid.ts";
 import { createRealDebridClient, type RdCall } from "./real-debrid.ts";
+import { type ArrClient, type ArrInstance, createArrClient } from "./servarr.ts";
 
 /** Counts of RD calls made by this process, by endpoint and outcome. */
 export class RdCallStats {
@@ -30,12 +31,19 @@ export interface Clients {
   rd: DebridProvider | null;
   rdLimiter: RdLimiter | null;
   rdCalls: RdCallStats;
+  /** Every Sonarr/Radarr instance (see resolveArrInstances). */
+  arr: ArrClient[];
 }
 
 /** Builds the clients from config; `fetch` replaces the network (tests, demo). */
-export function createClients(config: Config, db: Db, opts: { fetch?: typeof fetch } = {}): Clients {
+export function createClients(
+  config: Config,
+  db: Db,
+  opts: { fetch?: typeof fetch; arr?: readonly ArrInstance[] } = {},
+): Clients {
   const rdCalls = new RdCallStats();
-  if (!config.RD_API_TOKEN) return { rd: null, rdLimiter: null, rdCalls };
+  const arr = (opts.arr ?? []).map((i) => createArrClient(i, opts.fetch ? { fetch: opts.fetch } : {}));
+  if (!config.RD_API_TOKEN) return { rd: null, rdLimiter: null, rdCalls, arr };
   const rdLimiter = createRdLimiter({ limitPerMinute: config.RD_RATE_LIMIT_PER_MINUTE, db });
   const rd = createRealDebridClient({
     baseUrl: config.RD_API_URL,
@@ -45,10 +53,10 @@ export function createClients(config: Config, db: Db, opts: { fetch?: typeof fet
     onCall: (c) => rdCalls.record(c),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
-  return { rd, rdLimiter, rdCalls };
+  return { rd, rdLimiter, rdCalls, arr };
 }
 
 /** Clients with nothing configured (tests that do not reach any service). */
 export function noClients(): Clients {
-  return { rd: null, rdLimiter: null, rdCalls: new RdCallStats() };
+  return { rd: null, rdLimiter: null, rdCalls: new RdCallStats(), arr: [] };
 }

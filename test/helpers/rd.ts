@@ -13,5 +13,5 @@ export function clientsFor(fake: FakeRealDebrid, token = "fake-rd-token"): Clien
     sleep: async () => {},
     onCall: (c) => rdCalls.record(c),
   });
-  return { rd, rdLimiter: null, rdCalls };
+  return { rd, rdLimiter: null, rdCalls, arr: [] };
 }
