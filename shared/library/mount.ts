@@ -24,6 +24,8 @@ export async function mountProblem(
   }
 }
 
+const MAX_CACHED_FOLDERS = 2_048;
+
 /**
  * The mount as one sweep run sees it. On a Zurg/rclone mount every call is a network round trip,
  * so each folder is listed at most once per run and every answer comes from those listings:
@@ -34,13 +36,16 @@ export async function mountProblem(
 export class MountView {
   readdirCalls = 0;
   readonly #listings = new Map<string, Set<string> | "unknown">();
+  readonly #pinned = new Map<string, Set<string> | "unknown">();
   readonly #root: string;
+  readonly #depth: number;
 
   constructor(
     readonly mountPath: string,
     private readonly fs: SweepFs,
   ) {
     this.#root = mountPath.endsWith("/") ? mountPath.slice(0, -1) : mountPath;
+    this.#depth = this.#root.split("/").length;
   }
 
   /**
@@ -62,16 +67,31 @@ export class MountView {
   }
 
   #list(folder: string): Set<string> | "unknown" {
+    const pinned = this.#pinned.get(folder);
+    if (pinned !== undefined) return pinned;
     let listing = this.#listings.get(folder);
-    if (listing === undefined) {
-      this.readdirCalls++;
-      try {
-        listing = new Set(this.fs.readdirSync(folder));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        listing = code === "ENOENT" || code === "ENOTDIR" ? new Set<string>() : "unknown";
-      }
+    if (listing !== undefined) {
+      // most recently used last: Map keeps insertion order
+      this.#listings.delete(folder);
       this.#listings.set(folder, listing);
+      return listing;
+    }
+    this.readdirCalls++;
+    try {
+      listing = new Set(this.fs.readdirSync(folder));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      listing = code === "ENOENT" || code === "ENOTDIR" ? new Set<string>() : "unknown";
+    }
+    // The mount and its top directories are read for every link: kept. Torrent folders are used by
+    // neighbouring links (one season folder): a bounded LRU keeps memory flat on any library size.
+    if (folder.split("/").length - this.#depth <= 1) this.#pinned.set(folder, listing);
+    else {
+      this.#listings.set(folder, listing);
+      if (this.#listings.size > MAX_CACHED_FOLDERS) {
+        const oldest = this.#listings.keys().next().value;
+        if (oldest !== undefined) this.#listings.delete(oldest);
+      }
     }
     return listing;
   }
