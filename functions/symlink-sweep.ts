@@ -91,11 +91,23 @@ export default defineJob({
     }
     const links = state.links + run.links;
     const brokenTotal = state.broken + broken.length;
-    const share = links === 0 ? 0 : (brokenTotal / links) * 100;
-    if (brokenTotal > config.MOUNT_GUARD_MIN_BROKEN && share > config.MOUNT_GUARD_MAX_BROKEN_PERCENT) {
+    // Judged on this run alone and on the sweep so far: a slice that goes bad after healthy ones (a
+    // mount that lost its torrent folders mid-sweep) must trip the guard too.
+    const limits = config.MOUNT_GUARD_MAX_BROKEN_PERCENT;
+    const tooMany = (bad: number, all: number) => bad > config.MOUNT_GUARD_MIN_BROKEN && all > 0 && (bad / all) * 100 > limits;
+    if (tooMany(broken.length, run.links)) {
+      const share = ((broken.length / run.links) * 100).toFixed(1);
       return tripGuard(
         ctx,
-        `${brokenTotal} of ${links} links (${share.toFixed(1)}%) look broken at once, over the ${config.MOUNT_GUARD_MAX_BROKEN_PERCENT}% limit: the mount is more likely down than the library broken`,
+        `${broken.length} of ${run.links} links in this run (${share}%) look broken at once, over the ${limits}% limit: the mount is more likely down than the library broken`,
+        now,
+      );
+    }
+    if (tooMany(brokenTotal, links)) {
+      const share = ((brokenTotal / links) * 100).toFixed(1);
+      return tripGuard(
+        ctx,
+        `${brokenTotal} of ${links} links (${share}%) look broken at once, over the ${limits}% limit: the mount is more likely down than the library broken`,
         now,
       );
     }

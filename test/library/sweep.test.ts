@@ -174,7 +174,27 @@ describe("symlink-sweep", () => {
     for (let i = 0; i < 15; i++) link(`gone/${i}.mkv`, join(mount, "__all__", `Gone.${i}`, `Gone.${i}.mkv`));
     const r = await runnerFor({ MOUNT_GUARD_MIN_BROKEN: "5" }).run("symlink-sweep", { trigger: "test" });
     expect(r.summary).toMatchObject({ guard: "tripped", changed: 0 });
-    expect((r.summary as { reason: string }).reason).toMatch(/15 of 25 links \(60\.0%\) look broken at once/);
+    expect((r.summary as { reason: string }).reason).toMatch(/15 of 25 links in this run \(60\.0%\) look broken at once/);
+    expect(await rows("SELECT * FROM broken_links")).toHaveLength(0);
+  });
+
+  it("trips on a run that is mostly broken even when earlier runs of the sweep were healthy", async () => {
+    for (let i = 0; i < 80; i++) {
+      torrent(`Ok.${i}`, [`Ok.${i}.mkv`]);
+      link(`a-ok/${String(i).padStart(2, "0")}.mkv`, join(mount, "__all__", `Ok.${i}`, `Ok.${i}.mkv`));
+    }
+    for (let i = 0; i < 20; i++) {
+      torrent(`Later.${i}`, [`Later.${i}.mkv`]);
+      link(`b-later/${String(i).padStart(2, "0")}.mkv`, join(mount, "__all__", `Later.${i}`, `Later.${i}.mkv`));
+    }
+    const runner = runnerFor();
+    const first = await runner.run("symlink-sweep", { trigger: "test", limit: 80 });
+    expect(first.summary).toMatchObject({ completed: false, broken: 0, links: 80 });
+    // the mount still lists its directories, but the torrent folders the next slice needs are gone
+    for (let i = 0; i < 20; i++) rmSync(join(mount, "__all__", `Later.${i}`), { recursive: true });
+    const second = await runner.run("symlink-sweep", { trigger: "test", limit: 80 });
+    expect(second.summary).toMatchObject({ guard: "tripped", changed: 0 });
+    expect((second.summary as { reason: string }).reason).toMatch(/20 of 20 links in this run/);
     expect(await rows("SELECT * FROM broken_links")).toHaveLength(0);
   });
 
