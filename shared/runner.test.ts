@@ -173,6 +173,55 @@ describe("runner", () => {
     expect(r).toMatchObject({ status: "aborted", error: "lease lost to another process" });
   });
 
+  it("aborts a run whose lease cannot be renewed for a whole TTL, before another process may take it", async () => {
+    const failing = new Proxy(db, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== "execute" || typeof value !== "function")
+          return typeof value === "function" ? value.bind(target) : value;
+        return (stmt: { sql?: string }) =>
+          typeof stmt === "object" && stmt.sql?.startsWith("UPDATE leases SET expires_at")
+            ? Promise.reject(new Error("database unreachable"))
+            : value.call(target, stmt);
+      },
+    });
+    const runner = makeRunner({
+      db: failing,
+      config: makeConfig({ LEASE_TTL_SECONDS: "2" }),
+      jobs: [
+        makeJob({
+          run: (ctx) =>
+            new Promise((_, reject) =>
+              ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true }),
+            ),
+        }),
+      ],
+    });
+    const started = Date.now();
+    const r = await runner.run("test-job", { trigger: "cron" });
+    expect(r.status).toBe("aborted");
+    expect(r.error).toMatch(/lease not renewed for 2000 ms: database unreachable/);
+    expect(Date.now() - started).toBeLessThan(3_500);
+  });
+
+  it("gives the lease back when the run row cannot be written", async () => {
+    const broken = new Proxy(db, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== "batch" || typeof value !== "function")
+          return typeof value === "function" ? value.bind(target) : value;
+        return (stmts: { sql: string }[], mode: "write") =>
+          stmts.some((st) => st.sql.startsWith("INSERT INTO job_runs"))
+            ? Promise.reject(new Error("disk full"))
+            : value.call(target, stmts, mode);
+      },
+    });
+    await expect(makeRunner({ db: broken, jobs: [makeJob()] }).run("test-job", { trigger: "cron" })).rejects.toThrow(
+      "disk full",
+    );
+    expect((await db.execute("SELECT holder FROM leases WHERE job = 'test-job'")).rows[0]?.holder).toBeNull();
+  });
+
   it("refuses unknown jobs", () => {
     expect(() => makeRunner({ db, jobs: [makeJob()] }).run("nope", { trigger: "http" })).toThrow(UnknownJobError);
   });

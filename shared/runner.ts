@@ -112,20 +112,26 @@ export function createRunner(deps: RunnerDeps) {
 
     slot.runId = runId;
     slot.startedAt = startedAt;
-    await db.batch(
-      [
-        {
-          // We hold the lease, so any other "running" row of this job belongs to a process that died.
-          sql: "UPDATE job_runs SET status = 'interrupted', ended_at = ?, error = 'the process stopped during the run; its lease expired' WHERE job = ? AND status = 'running'",
-          args: [startedAt, job.name],
-        },
-        {
-          sql: "INSERT INTO job_runs (id, job, trigger, tick_at, dry_run, holder, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-          args: [runId, job.name, opts.trigger, opts.tick ?? null, dryRun ? 1 : 0, holder, startedAt],
-        },
-      ],
-      "write",
-    );
+    try {
+      await db.batch(
+        [
+          {
+            // We hold the lease, so any other "running" row of this job belongs to a process that died.
+            sql: "UPDATE job_runs SET status = 'interrupted', ended_at = ?, error = 'the process stopped during the run; its lease expired' WHERE job = ? AND status = 'running'",
+            args: [startedAt, job.name],
+          },
+          {
+            sql: "INSERT INTO job_runs (id, job, trigger, tick_at, dry_run, holder, status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            args: [runId, job.name, opts.trigger, opts.tick ?? null, dryRun ? 1 : 0, holder, startedAt],
+          },
+        ],
+        "write",
+      );
+    } catch (err) {
+      // The run never started: give the lease back rather than block the job for a whole TTL.
+      await db.execute(releaseLeaseStatement(job.name, holder, runId)).catch(() => {});
+      throw err;
+    }
 
     const own = new AbortController();
     const signal = AbortSignal.any([
@@ -134,13 +140,21 @@ export function createRunner(deps: RunnerDeps) {
       AbortSignal.timeout(job.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     ]);
     const jobLog = log.withTag(job.name);
+    let renewedAt = startedAt;
     const heartbeat = setInterval(
       () => {
-        renewLease(db, { ...lease, now: now() })
+        const at = now();
+        renewLease(db, { ...lease, now: at })
           .then((held) => {
-            if (!held) own.abort(new Error("lease lost to another process"));
+            if (held) renewedAt = at;
+            else own.abort(new Error("lease lost to another process"));
           })
-          .catch((err: unknown) => jobLog.warn("lease heartbeat failed", { error: errorMessage(err) }));
+          .catch((err: unknown) => {
+            jobLog.warn("lease heartbeat failed", { error: errorMessage(err) });
+            // Past the TTL another process may take the job: stop before two copies run at once.
+            if (now() - renewedAt >= ttlMs)
+              own.abort(new Error(`lease not renewed for ${ttlMs} ms: ${errorMessage(err)}`));
+          });
       },
       Math.max(500, ttlMs / 3),
     );

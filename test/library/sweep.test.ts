@@ -174,7 +174,9 @@ describe("symlink-sweep", () => {
     for (let i = 0; i < 15; i++) link(`gone/${i}.mkv`, join(mount, "__all__", `Gone.${i}`, `Gone.${i}.mkv`));
     const r = await runnerFor({ MOUNT_GUARD_MIN_BROKEN: "5" }).run("symlink-sweep", { trigger: "test" });
     expect(r.summary).toMatchObject({ guard: "tripped", changed: 0 });
-    expect((r.summary as { reason: string }).reason).toMatch(/15 of 25 links in this run \(60\.0%\) look broken at once/);
+    expect((r.summary as { reason: string }).reason).toMatch(
+      /15 of 25 links in this run \(60\.0%\) look broken at once/,
+    );
     expect(await rows("SELECT * FROM broken_links")).toHaveLength(0);
   });
 
