@@ -153,7 +153,7 @@ async function headPage(
       args: [now, p.generation, p.startedAt ?? now],
     });
     const queued = await enqueueFailedTorrents(tx, now, now - ctx.config.STUCK_AFTER_MINUTES * 60_000);
-    const done: ScanProgress = { ...next, status: "completed", completedAt: now, verify };
+    const done: ScanProgress = { ...next, status: "completed", completedAt: now, verify, seen: listed };
     await writeProgress(tx, done);
     await tx.execute({
       sql: "INSERT INTO metrics (at, type, name, value, tags) VALUES (?, 'scan', 'full_duration_ms', ?, ?)",

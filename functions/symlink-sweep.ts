@@ -94,7 +94,8 @@ export default defineJob({
     // Judged on this run alone and on the sweep so far: a slice that goes bad after healthy ones (a
     // mount that lost its torrent folders mid-sweep) must trip the guard too.
     const limits = config.MOUNT_GUARD_MAX_BROKEN_PERCENT;
-    const tooMany = (bad: number, all: number) => bad > config.MOUNT_GUARD_MIN_BROKEN && all > 0 && (bad / all) * 100 > limits;
+    const tooMany = (bad: number, all: number) =>
+      bad > config.MOUNT_GUARD_MIN_BROKEN && all > 0 && (bad / all) * 100 > limits;
     if (tooMany(broken.length, run.links)) {
       const share = ((broken.length / run.links) * 100).toFixed(1);
       return tripGuard(

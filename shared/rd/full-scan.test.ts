@@ -83,7 +83,20 @@ describe("full scan decisions", () => {
     const c: ScanCursor = { ...start, phase: "head", boundary: 1000 - 3 };
     const d = decideHeadPage(c, range(0, 10), 0, 10, 50);
     expect(d).toMatchObject({ kind: "process", complete: true });
-    expect(d.kind === "process" && d.fresh.map((x) => x.id)).toEqual(["T0", "T1", "T2"]);
+    expect(d.kind === "process" && d.fresh.map((x) => x.id)).toEqual(["T0", "T1", "T2", "T3"]);
+  });
+
+  it("head pass: a torrent added in the boundary's own second is not missed", () => {
+    // X was the newest torrent when the walk began; Y was added later in the same second
+    const c: ScanCursor = { ...start, phase: "head", boundary: 500 };
+    const d = decideHeadPage(c, [t(1, 500), t(2, 500), t(3, 400)], 0, 10, 3);
+    expect(d).toMatchObject({ kind: "process", complete: true });
+    expect(d.kind === "process" && d.fresh.map((x) => x.id)).toEqual(["T1", "T2"]);
+  });
+
+  it("re-reads the overlap on head pages after the first, like the body walk", () => {
+    expect(fetchOffset({ ...start, phase: "head", offsetHint: 0 }, 50)).toBe(0);
+    expect(fetchOffset({ ...start, phase: "head", offsetHint: 300, cursorAdded: 1 }, 50)).toBe(250);
   });
 
   it("head pass: a longer walk is followed by another from the top, bounded by its first top", () => {
@@ -103,6 +116,6 @@ describe("full scan decisions", () => {
       complete: false,
       next: { offsetHint: 0, cursorAdded: null, boundary: 1000 },
     });
-    expect(p4.kind === "process" && p4.fresh.map((x) => x.id)).toEqual(["T24"]);
+    expect(p4.kind === "process" && p4.fresh.map((x) => x.id)).toEqual(["T24", "T25"]);
   });
 });

@@ -24,7 +24,7 @@ export type PageDecision =
 
 /** Offset to fetch: a little before the hint, so a few deletions above us do not open a gap. */
 export function fetchOffset(c: ScanCursor, overlap: number): number {
-  return c.phase === "head" ? c.offsetHint : Math.max(0, c.offsetHint - overlap);
+  return Math.max(0, c.offsetHint - overlap);
 }
 
 /**
@@ -104,8 +104,10 @@ export function decideHeadPage(
   const d = decideBodyPage(c, items, offset, pageSize, total);
   if (d.kind === "step-back") return d;
   const headTop = firstPage ? (items[0]?.addedAt ?? c.boundary) : c.headTop;
-  const fresh = d.fresh.filter((t) => t.addedAt > boundary);
-  const reached = items.length < pageSize || items.some((t) => t.addedAt <= boundary);
+  // Torrents added in the boundary's own second (RD dates have whole seconds) are taken again:
+  // re-recording one already seen is harmless, missing one is not.
+  const fresh = d.fresh.filter((t) => t.addedAt >= boundary);
+  const reached = items.length < pageSize || items.some((t) => t.addedAt < boundary);
   if (!reached) return { kind: "process", fresh, complete: false, next: { ...d.next, headTop } };
   if (firstPage) return { kind: "process", fresh, complete: true, next: { ...d.next, headTop, boundary: headTop } };
   const again: ScanCursor = { ...c, offsetHint: 0, cursorAdded: null, cursorIds: [], boundary: headTop, headTop: null };
