@@ -2,8 +2,10 @@ import type { Client, Transaction, TransactionMode } from "@libsql/client";
 
 const LOCK_WAIT_MS = 60_000;
 
-/** FIFO async mutex; `lock` resolves to the release function. */
-class Mutex {
+/** FIFO async mutex; `lock` resolves to the release function, or fails after `waitMs`. */
+export class Mutex {
+  constructor(private readonly waitMs = LOCK_WAIT_MS) {}
+
   #tail: Promise<void> = Promise.resolve();
 
   lock(what: string): Promise<() => void> {
@@ -15,13 +17,14 @@ class Mutex {
     this.#tail = prev.then(() => held);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(`waited over ${LOCK_WAIT_MS / 1000} s for the database (${what}); is a transaction left open?`),
-          ),
-        LOCK_WAIT_MS,
-      );
+      timer = setTimeout(() => {
+        // This waiter gives up, but its place in the queue must still pass the lock on when its turn
+        // comes, or every later caller would wait forever behind it.
+        void prev.then(release);
+        reject(
+          new Error(`waited over ${this.waitMs / 1000} s for the database (${what}); is a transaction left open?`),
+        );
+      }, this.waitMs);
     });
     return Promise.race([prev.then(() => release), timeout]).finally(() => clearTimeout(timer));
   }

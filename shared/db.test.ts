@@ -5,10 +5,22 @@ import { MIGRATIONS } from "../schema/index.ts";
 import { makeDb } from "../test/helpers/factories.ts";
 import { tempDir } from "../test/helpers/processes.ts";
 import { type Db, migrate, openDb } from "./db.ts";
+import { Mutex } from "./db-gate.ts";
 
 const open: Db[] = [];
 afterEach(() => {
   for (const db of open.splice(0)) db.close();
+});
+
+describe("the per-process gate", () => {
+  it("keeps working after a waiter gave up: its turn passes the lock on", async () => {
+    const gate = new Mutex(50);
+    const releaseA = await gate.lock("a");
+    await expect(gate.lock("b")).rejects.toThrow(/waited over 0.05 s/);
+    releaseA();
+    const releaseC = await gate.lock("c");
+    releaseC();
+  });
 });
 
 describe("migrations", () => {

@@ -12,7 +12,10 @@ export function pageQuery(max: number) {
       v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number), v.minValue(1), v.maxValue(max)),
       "50",
     ),
-    offset: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number)), "0"),
+    offset: v.optional(
+      v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number), v.maxValue(1_000_000_000)),
+      "0",
+    ),
   };
 }
 

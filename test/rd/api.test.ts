@@ -105,6 +105,7 @@ describe("/api/scan, /api/torrents, /api/repairs", () => {
     ["/api/torrents?limit=0", "limit"],
     ["/api/torrents?limit=501", "limit"],
     ["/api/torrents?offset=-1", "offset"],
+    ["/api/torrents?offset=99999999999999999999", "offset"],
     ["/api/torrents?status=DEAD;drop", "status"],
     ["/api/torrents?gone=maybe", "gone"],
     ["/api/repairs?limit=x", "limit"],
