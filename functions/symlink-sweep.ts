@@ -2,7 +2,14 @@ import { defineJob, type JobContext } from "../shared/job.ts";
 import { loadFs } from "../shared/library/fs.ts";
 import { type InspectStats, inspectLink } from "../shared/library/inspect.ts";
 import { MountView, mountProblem } from "../shared/library/mount.ts";
-import { type BrokenLink, matchLinks, recordBrokenLinks, resolveStale } from "../shared/library/record.ts";
+import {
+  type BrokenLink,
+  brokenPathSet,
+  matchLinks,
+  recordBrokenLinks,
+  resolveFixed,
+  settleStale,
+} from "../shared/library/record.ts";
 import { readSweepState, recordGuard, type SweepState, writeSweepState } from "../shared/library/sweep-state.ts";
 import { walkSlice } from "../shared/library/walk.ts";
 
@@ -41,6 +48,8 @@ export default defineJob({
     const view = mountPath ? new MountView(mountPath, fs) : null;
     const stats: InspectStats = { statFallbacks: 0 };
     const broken: BrokenLink[] = [];
+    const wasBroken = await brokenPathSet(ctx.db);
+    const fixed: string[] = [];
     const run = { entries: 0, links: 0, uncertain: 0, skipped: [] as { path: string; reason: string }[] };
     const deadline = now + config.SWEEP_RUN_SECONDS * 1000;
     let next = { ...state };
@@ -70,6 +79,7 @@ export default defineJob({
               matchKind: null,
             });
           } else if (v.kind === "uncertain") run.uncertain++;
+          else if (wasBroken.has(link.path)) fixed.push(link.path);
           if (++handled % 5_000 === 0) ctx.progress({ ...progressOf(next, run, broken.length), linksThisRun: handled });
         },
       );
@@ -129,9 +139,11 @@ export default defineJob({
     const tx = await ctx.db.transaction("write");
     let queued = 0;
     let resolved = 0;
+    let removed = 0;
     try {
       queued = await recordBrokenLinks(tx, broken, next.generation, end);
-      if (completed) resolved = await resolveStale(tx, next.generation, end);
+      resolved = await resolveFixed(tx, fixed, end);
+      if (completed) removed = await settleStale(tx, fs, next.generation, end);
       await writeSweepState(tx, next);
       await tx.commit();
     } finally {
@@ -148,6 +160,7 @@ export default defineJob({
       matched,
       queued,
       resolved,
+      removed,
       uncertain: run.uncertain,
       skipped: run.skipped.length,
       mountReaddirs: view?.readdirCalls ?? 0,

@@ -1,6 +1,7 @@
 import type { Transaction } from "@libsql/client";
 import type { Db } from "../db.ts";
 import { REPAIR_PRIORITY } from "../rd/store.ts";
+import type { SweepFs } from "./fs.ts";
 import type { BrokenReason } from "./inspect.ts";
 import { buildMatchIndex, matchTorrent } from "./match.ts";
 
@@ -79,11 +80,51 @@ export async function recordBrokenLinks(
   return queued.rowsAffected;
 }
 
-/** At the end of a sweep: links found broken in earlier generations but not in this one resolve. */
-export async function resolveStale(tx: Transaction, generation: number, now: number): Promise<number> {
+/** Paths currently recorded as broken, so a run can tell which of the links it found fine were fixed. */
+export async function brokenPathSet(db: Db): Promise<Set<string>> {
+  const rs = await db.execute("SELECT path FROM broken_links WHERE state = 'broken'");
+  return new Set(rs.rows.map((r) => String(r.path)));
+}
+
+/** Links this run judged fine that were recorded broken: resolved. */
+export async function resolveFixed(tx: Transaction, paths: readonly string[], now: number): Promise<number> {
+  if (paths.length === 0) return 0;
   const rs = await tx.execute({
-    sql: "UPDATE broken_links SET state = 'resolved', resolved_at = ? WHERE state = 'broken' AND generation < ?",
-    args: [now, generation],
+    sql: "UPDATE broken_links SET state = 'resolved', resolved_at = ? WHERE state = 'broken' AND path IN (SELECT value FROM json_each(?))",
+    args: [now, JSON.stringify(paths)],
   });
   return rs.rowsAffected;
+}
+
+/**
+ * At the end of a sweep, broken links it did not meet again: `removed` only when the link itself is
+ * gone (lstat says so). One it could not check (an unreadable folder, an uncertain mount answer)
+ * keeps its state: nothing is called fixed without having been looked at.
+ */
+export async function settleStale(
+  tx: Transaction,
+  fs: Pick<SweepFs, "lstatSync">,
+  generation: number,
+  now: number,
+): Promise<number> {
+  const rs = await tx.execute({
+    sql: "SELECT path FROM broken_links WHERE state = 'broken' AND generation < ?",
+    args: [generation],
+  });
+  const gone: string[] = [];
+  for (const r of rs.rows) {
+    const path = String(r.path);
+    try {
+      fs.lstatSync(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") gone.push(path);
+    }
+  }
+  if (gone.length === 0) return 0;
+  const up = await tx.execute({
+    sql: "UPDATE broken_links SET state = 'removed', resolved_at = ? WHERE path IN (SELECT value FROM json_each(?))",
+    args: [now, JSON.stringify(gone)],
+  });
+  return up.rowsAffected;
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import symlinkSweep from "../../functions/symlink-sweep.ts";
 import type { Db } from "../../shared/db.ts";
+import { settleStale } from "../../shared/library/record.ts";
 import { readSweepState } from "../../shared/library/sweep-state.ts";
 import { makeConfig, makeDb, makeRunner } from "../helpers/factories.ts";
 import { tempDir } from "../helpers/processes.ts";
@@ -237,8 +238,39 @@ describe("symlink-sweep", () => {
     torrent("Show.S01E03.1080p.WEB-DL", ["Show.S01E03.1080p.WEB-DL.mkv"]);
     await db.execute("UPDATE sweep_state SET status = 'pending'");
     const r = await runner.run("symlink-sweep", { trigger: "test" });
-    expect(r.summary).toMatchObject({ completed: true, resolved: 2 });
+    // the torrent is back: resolved; the link was deleted: removed
+    expect(r.summary).toMatchObject({ completed: true, resolved: 1, removed: 1 });
+    const states = await rows("SELECT path, state FROM broken_links WHERE state <> 'broken' ORDER BY state");
+    expect(states.map((x) => [String(x.path).slice(lib.length), x.state])).toEqual([
+      ["/other/missing.mkv", "removed"],
+      ["/tv/Show/Season 1/Show S01E03.mkv", "resolved"],
+    ]);
     expect((await brokenPaths()).size).toBe(expected.size - 2);
+  });
+
+  it("at the end of a sweep, calls a link removed only when it is gone, never one it could not check", async () => {
+    const now = Date.now();
+    for (const path of ["/lib/gone.mkv", "/lib/locked/x.mkv"]) {
+      await db.execute({
+        sql: "INSERT INTO broken_links (path, root, target, reason, state, generation, first_seen_at, last_seen_at) VALUES (?, '/lib', '/t', 'missing_target', 'broken', 1, ?, ?)",
+        args: [path, now, now],
+      });
+    }
+    const fs = {
+      lstatSync: (path: unknown) => {
+        const err = Object.assign(new Error("no"), { code: String(path).includes("locked") ? "EACCES" : "ENOENT" });
+        throw err;
+      },
+    } as unknown as Parameters<typeof settleStale>[1];
+    const tx = await db.transaction("write");
+    const removed = await settleStale(tx, fs, 2, now);
+    await tx.commit();
+    expect(removed).toBe(1);
+    const states = await rows("SELECT path, state FROM broken_links ORDER BY path");
+    expect(states.map((x) => [x.path, x.state])).toEqual([
+      ["/lib/gone.mkv", "removed"],
+      ["/lib/locked/x.mkv", "broken"],
+    ]);
   });
 
   it("does nothing without LIBRARY_ROOTS", async () => {
