@@ -45,8 +45,12 @@ export async function readSweepState(db: Db | Transaction): Promise<SweepState> 
 /** Writes the sweep's state (in the transaction that wrote what it describes). */
 export async function writeSweepState(db: Db | Transaction, s: SweepState): Promise<void> {
   await db.execute({
-    sql: `UPDATE sweep_state SET generation = ?, status = ?, root_index = ?, cursor = ?, entries = ?, links = ?, broken = ?,
-            matched = ?, skipped = ?, started_at = ?, updated_at = ?, completed_at = ?, guard_reason = ?, guard_at = ?
+    // A new sweep asked for (pending) while this generation's run was in flight stays asked for:
+    // only the write that starts the next generation replaces it.
+    sql: `UPDATE sweep_state SET
+            status = CASE WHEN status = 'pending' AND generation = ?1 THEN 'pending' ELSE ?2 END, generation = ?1,
+            root_index = ?3, cursor = ?4, entries = ?5, links = ?6, broken = ?7,
+            matched = ?8, skipped = ?9, started_at = ?10, updated_at = ?11, completed_at = ?12, guard_reason = ?13, guard_at = ?14
           WHERE id = 1`,
     args: [
       s.generation,

@@ -70,7 +70,11 @@ export async function writeProgress(db: Db | Transaction, p: ScanProgress): Prom
     sql: `INSERT INTO scan_progress (scan, generation, status, phase, offset_hint, cursor_added, cursor_ids, boundary, head_top,
             total, seen, pages, started_at, updated_at, completed_at, last_error, verify)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          ON CONFLICT (scan) DO UPDATE SET generation = excluded.generation, status = excluded.status, phase = excluded.phase,
+          ON CONFLICT (scan) DO UPDATE SET generation = excluded.generation,
+            -- a rescan asked for while this generation's run was in flight stays asked for
+            status = CASE WHEN scan_progress.status = 'pending' AND scan_progress.generation = excluded.generation
+                          THEN 'pending' ELSE excluded.status END,
+            phase = excluded.phase,
             offset_hint = excluded.offset_hint, cursor_added = excluded.cursor_added, cursor_ids = excluded.cursor_ids,
             boundary = excluded.boundary, head_top = excluded.head_top,
             total = excluded.total, seen = excluded.seen, pages = excluded.pages, started_at = excluded.started_at,

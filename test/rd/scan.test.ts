@@ -199,6 +199,21 @@ describe("rd-full-scan-page", () => {
     expect(steppedBack).toBeGreaterThan(0);
   });
 
+  it("keeps a rescan asked for while a page run was in flight", async () => {
+    fake.add(...makeAccount(300));
+    const runner = runnerFor({ FULL_SCAN_PAGE_SIZE: "100" });
+    await runner.run("rd-full-scan-page", { trigger: "test" });
+    // the reset lands between the run's read of its cursor and its final write
+    fake.inject({ fault: { kind: "delay", ms: 100 }, path: /^\/torrents$/ });
+    const inFlight = runner.run("rd-full-scan-page", { trigger: "test" });
+    await new Promise((r) => setTimeout(r, 30));
+    await requestFullRescan(db, Date.now());
+    await inFlight;
+    expect((await readProgress(db, "full")).status).toBe("pending");
+    const next = await runner.run("rd-full-scan-page", { trigger: "test" });
+    expect(next.summary).toMatchObject({ generation: 2 });
+  });
+
   it("a malformed page fails the run cleanly: names the field, writes nothing", async () => {
     fake.add(...makeAccount(300));
     const runner = runnerFor({ FULL_SCAN_PAGE_SIZE: "100" });
