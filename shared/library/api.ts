@@ -7,7 +7,7 @@ import { readSweepState, requestSweep, type SweepState } from "./sweep-state.ts"
 
 const BrokenLinksQuery = v.object({
   ...pageQuery(500),
-  state: v.optional(v.picklist(["broken", "resolved", "any"]), "broken"),
+  state: v.optional(v.picklist(["broken", "resolved", "removed", "any"]), "broken"),
   matched: v.optional(v.picklist(["true", "false", "any"]), "any"),
   q: v.optional(v.pipe(v.string(), v.maxLength(300))),
 });
