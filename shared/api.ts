@@ -1,7 +1,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { Db } from "./db.ts";
-import { containsPattern, iso, pageQuery } from "./query.ts";
+import { containsPattern, iso, pagedRows, pageQuery } from "./query.ts";
 import { readProgress, requestFullRescan, type ScanProgress } from "./rd/scan-progress.ts";
 
 const TorrentsQuery = v.object({
@@ -79,19 +79,19 @@ export function mountApi(app: Hono, db: Db, auth: MiddlewareHandler): void {
       where.push("(filename LIKE ? ESCAPE '\\' OR hash = ? OR id = ?)");
       args.push(containsPattern(q), q.toLowerCase(), q);
     }
-    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-    const [count, rows] = await Promise.all([
-      db.execute({ sql: `SELECT count(*) AS n FROM torrents ${clause}`, args }),
-      db.execute({
-        sql: `SELECT * FROM torrents ${clause} ORDER BY added_at DESC, id LIMIT ? OFFSET ?`,
-        args: [...args, limit, offset],
-      }),
-    ]);
-    return c.json({
-      total: Number(count.rows[0]?.n ?? 0),
+    const { total, rows } = await pagedRows(db, {
+      from: "torrents",
+      where,
+      args,
+      orderBy: "added_at DESC, id",
       limit,
       offset,
-      items: rows.rows.map((r) => ({
+    });
+    return c.json({
+      total,
+      limit,
+      offset,
+      items: rows.map((r) => ({
         id: String(r.id),
         hash: String(r.hash),
         filename: String(r.filename),
@@ -112,19 +112,20 @@ export function mountApi(app: Hono, db: Db, auth: MiddlewareHandler): void {
     if (!parsed.success) return c.json({ error: "invalid query", issues: v.flatten(parsed.issues).nested }, 400);
     const { limit, offset, state } = parsed.output;
     const list = state?.split(",") ?? [];
-    const clause = list.length > 0 ? `WHERE state IN (${list.map(() => "?").join(",")})` : "";
-    const [count, rows] = await Promise.all([
-      db.execute({ sql: `SELECT count(*) AS n FROM repairs ${clause}`, args: list }),
-      db.execute({
-        sql: `SELECT * FROM repairs ${clause} ORDER BY priority, next_attempt_at, id LIMIT ? OFFSET ?`,
-        args: [...list, limit, offset],
-      }),
-    ]);
-    return c.json({
-      total: Number(count.rows[0]?.n ?? 0),
+    const where = list.length > 0 ? [`state IN (${list.map(() => "?").join(",")})`] : [];
+    const { total, rows } = await pagedRows(db, {
+      from: "repairs",
+      where,
+      args: list,
+      orderBy: "priority, next_attempt_at, id",
       limit,
       offset,
-      items: rows.rows.map((r) => ({
+    });
+    return c.json({
+      total,
+      limit,
+      offset,
+      items: rows.map((r) => ({
         id: Number(r.id),
         torrentId: r.torrent_id === null ? null : String(r.torrent_id),
         hash: String(r.hash),

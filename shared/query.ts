@@ -1,4 +1,6 @@
+import type { Row } from "@libsql/client";
 import * as v from "valibot";
+import type { Db } from "./db.ts";
 
 /** Milliseconds as ISO-8601 UTC (the API's time format), null stays null. */
 export function iso(ms: number | null | undefined): string | null {
@@ -22,4 +24,20 @@ export function pageQuery(max: number) {
 /** A LIKE pattern matching `text` anywhere, its own % _ \ taken literally (use with ESCAPE '\'). */
 export function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+}
+
+/** One page of a filtered table and the filter's total, for the list routes. */
+export async function pagedRows(
+  db: Db,
+  q: { from: string; where: string[]; args: (string | number)[]; orderBy: string; limit: number; offset: number },
+): Promise<{ total: number; rows: Row[] }> {
+  const clause = q.where.length > 0 ? `WHERE ${q.where.join(" AND ")}` : "";
+  const [count, page] = await Promise.all([
+    db.execute({ sql: `SELECT count(*) AS n FROM ${q.from} ${clause}`, args: q.args }),
+    db.execute({
+      sql: `SELECT * FROM ${q.from} ${clause} ORDER BY ${q.orderBy} LIMIT ? OFFSET ?`,
+      args: [...q.args, q.limit, q.offset],
+    }),
+  ]);
+  return { total: Number(count.rows[0]?.n ?? 0), rows: page.rows };
 }

@@ -2,7 +2,7 @@ import type { Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { Db } from "../db.ts";
 import type { HealthProbe } from "../health.ts";
-import { containsPattern, iso, pageQuery } from "../query.ts";
+import { containsPattern, iso, pagedRows, pageQuery } from "../query.ts";
 import { readSweepState, requestSweep, type SweepState } from "./sweep-state.ts";
 
 const BrokenLinksQuery = v.object({
@@ -69,19 +69,19 @@ export function mountLibraryApi(app: Hono, db: Db, auth: MiddlewareHandler): voi
       const like = containsPattern(q);
       args.push(like, like);
     }
-    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-    const [count, rows] = await Promise.all([
-      db.execute({ sql: `SELECT count(*) AS n FROM broken_links ${clause}`, args }),
-      db.execute({
-        sql: `SELECT * FROM broken_links ${clause} ORDER BY last_seen_at DESC, path LIMIT ? OFFSET ?`,
-        args: [...args, limit, offset],
-      }),
-    ]);
-    return c.json({
-      total: Number(count.rows[0]?.n ?? 0),
+    const { total, rows } = await pagedRows(db, {
+      from: "broken_links",
+      where,
+      args,
+      orderBy: "last_seen_at DESC, path",
       limit,
       offset,
-      items: rows.rows.map((r) => ({
+    });
+    return c.json({
+      total,
+      limit,
+      offset,
+      items: rows.map((r) => ({
         path: String(r.path),
         root: String(r.root),
         target: String(r.target),
