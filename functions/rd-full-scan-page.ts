@@ -100,14 +100,10 @@ async function bodyPage(
 ): Promise<PageOutcome> {
   const fetched = await fetchPage(ctx, rd, p, pageSize);
   const { offset, page } = fetched;
-  if (!page) return stepBackTo(ctx, p, fetched.backTo ?? 0, now, "offset past the end of the list");
+  if (!page) return pastTheEnd(ctx, p, fetched.backTo ?? 0, offset, now);
   const d = decideBodyPage(p, page.items, offset, pageSize, page.total);
   const next: ScanProgress = { ...p, ...d.next, total: page.total, pages: p.pages + 1, updatedAt: now };
-  if (d.kind === "step-back") {
-    ctx.log.info("page does not join the walk; stepping back", { offset, reason: d.reason });
-    await writeProgress(ctx.db, next);
-    return { ...next, summary: { offset, steppedBack: d.reason } };
-  }
+  if (d.kind === "step-back") return stepBack(ctx, next, offset, d.reason);
   next.seen = p.seen + d.fresh.length;
   // The newest torrent when the walk began bounds the head pass that follows it.
   if (p.cursorAdded === null) next.boundary = page.items[0]?.addedAt ?? null;
@@ -126,13 +122,10 @@ async function headPage(
 ): Promise<PageOutcome> {
   const fetched = await fetchPage(ctx, rd, p, pageSize);
   const { offset, page } = fetched;
-  if (!page) return stepBackTo(ctx, p, fetched.backTo ?? 0, now, "offset past the end of the list");
+  if (!page) return pastTheEnd(ctx, p, fetched.backTo ?? 0, offset, now);
   const d = decideHeadPage(p, page.items, offset, pageSize, page.total);
   const next: ScanProgress = { ...p, ...d.next, total: page.total, pages: p.pages + 1, updatedAt: now };
-  if (d.kind === "step-back") {
-    await writeProgress(ctx.db, next);
-    return { ...next, summary: { offset, steppedBack: d.reason, phase: "head" } };
-  }
+  if (d.kind === "step-back") return stepBack(ctx, next, offset, d.reason);
   next.seen = p.seen + d.fresh.length;
   if (!d.complete) {
     const queued = await commitPage(ctx.db, d.fresh, next, now, ctx);
@@ -180,16 +173,23 @@ async function headPage(
   }
 }
 
-async function stepBackTo(
+/** The page did not join the walk: store where to look next, touch nothing else. */
+async function stepBack(ctx: JobContext, next: ScanProgress, offset: number, reason: string): Promise<PageOutcome> {
+  ctx.log.info("page does not join the walk; stepping back", { offset, reason, phase: next.phase });
+  await writeProgress(ctx.db, next);
+  return { ...next, summary: { offset, steppedBack: reason, phase: next.phase } };
+}
+
+/** RD refused the offset (the list shrank below it): look again from `backTo`. */
+function pastTheEnd(
   ctx: JobContext,
   p: ScanProgress,
-  offsetHint: number,
+  backTo: number,
+  offset: number,
   now: number,
-  reason: string,
 ): Promise<PageOutcome> {
-  const next: ScanProgress = { ...p, offsetHint, total: null, pages: p.pages + 1, updatedAt: now };
-  await writeProgress(ctx.db, next);
-  return { ...next, summary: { steppedBack: reason, phase: p.phase } };
+  const next: ScanProgress = { ...p, offsetHint: backTo, total: null, pages: p.pages + 1, updatedAt: now };
+  return stepBack(ctx, next, offset, "offset past the end of the list");
 }
 
 /** Upserts a page's new torrents, queues repairs and moves the cursor, all in one transaction. */

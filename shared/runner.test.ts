@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeConfig, makeDb, makeJob, makeRunner } from "../test/helpers/factories.ts";
+import { makeConfig, makeDb, makeJob, makeRunner, makeWaitingJob } from "../test/helpers/factories.ts";
 import type { Db } from "./db.ts";
 import { JobFailedError } from "./errors.ts";
 import { acquireLease } from "./lease.ts";
@@ -117,14 +117,7 @@ describe("runner", () => {
   it("aborts runs that outlive the shutdown grace and records them as aborted", async () => {
     const runner = makeRunner({
       db,
-      jobs: [
-        makeJob({
-          run: (ctx) =>
-            new Promise((_, reject) =>
-              ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true }),
-            ),
-        }),
-      ],
+      jobs: [makeWaitingJob()],
     });
     const run = runner.run("test-job", { trigger: "cron" });
     await new Promise((r) => setTimeout(r, 20));
@@ -157,14 +150,7 @@ describe("runner", () => {
     const runner = makeRunner({
       db,
       config: makeConfig({ LEASE_TTL_SECONDS: "2" }),
-      jobs: [
-        makeJob({
-          run: (ctx) =>
-            new Promise((_, reject) =>
-              ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true }),
-            ),
-        }),
-      ],
+      jobs: [makeWaitingJob()],
     });
     const run = runner.run("test-job", { trigger: "cron" });
     await new Promise((r) => setTimeout(r, 50));
@@ -188,14 +174,7 @@ describe("runner", () => {
     const runner = makeRunner({
       db: failing,
       config: makeConfig({ LEASE_TTL_SECONDS: "2" }),
-      jobs: [
-        makeJob({
-          run: (ctx) =>
-            new Promise((_, reject) =>
-              ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true }),
-            ),
-        }),
-      ],
+      jobs: [makeWaitingJob()],
     });
     const started = Date.now();
     const r = await runner.run("test-job", { trigger: "cron" });

@@ -36,6 +36,17 @@ export function makeJob(partial: Partial<JobDefinition<string, JobSummary>> = {}
   };
 }
 
+/** A job that runs until its signal aborts, then fails with the abort reason. */
+export function makeWaitingJob(
+  partial: Partial<JobDefinition<string, JobSummary>> = {},
+): JobDefinition<string, JobSummary> {
+  return makeJob({
+    run: (ctx) =>
+      new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true })),
+    ...partial,
+  });
+}
+
 /** A runner over the given jobs and database. */
 export function makeRunner(opts: {
   db: Db;
