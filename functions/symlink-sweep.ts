@@ -63,6 +63,8 @@ export default defineJob({
           after: next.cursor,
           maxEntries: (ctx.limit ?? config.SWEEP_RUN_ENTRIES) - run.entries,
           deadline,
+          // The deadline is on the job's clock, so the walk must read the same clock.
+          now: ctx.now,
           signal: ctx.signal,
           fs,
         },

@@ -76,6 +76,7 @@ describe("rdtm CLI", () => {
       "rd-quick-scan",
       "rd-full-scan-page",
       "symlink-sweep",
+      "retry-drain",
       "maintenance",
     ]);
     expect(json.scan.full).toMatchObject({ status: "idle", generation: 0 });

@@ -117,8 +117,42 @@ describe("parseConfig", () => {
     expect(err?.message).toMatch(/API_TOKEN: must be at least 16 characters/);
     expect(err?.message).not.toContain(secret);
     expect(SECRET_VARS).toEqual(
-      new Set(["LIBSQL_AUTH_TOKEN", "API_TOKEN", "RD_API_TOKEN", "SONARR_API_KEY", "RADARR_API_KEY"]),
+      new Set([
+        "LIBSQL_AUTH_TOKEN",
+        "API_TOKEN",
+        "RD_API_TOKEN",
+        "DISCORD_WEBHOOK_URL",
+        "WEBHOOK_URL",
+        "PLEX_TOKEN",
+        "SONARR_API_KEY",
+        "RADARR_API_KEY",
+      ]),
     );
+  });
+
+  it("refuses webhook URLs that are not what they claim, without printing them", () => {
+    const hook = "https://discord.com/api/webhooks/123/s3cr3t-token-value";
+    expect(() => parseConfig({ DISCORD_WEBHOOK_URL: hook }, JOBS)).not.toThrow();
+    for (const [key, bad] of [
+      ["DISCORD_WEBHOOK_URL", "http://discord.com/api/webhooks/123/s3cr3t-token-value"],
+      ["DISCORD_WEBHOOK_URL", "https://evil.example/api/webhooks/123/s3cr3t-token-value"],
+      ["WEBHOOK_URL", "https://user:s3cr3t-token-value@hooks.example/x"],
+      ["WEBHOOK_URL", "file:///s3cr3t-token-value"],
+    ] as const) {
+      const err = (() => {
+        try {
+          parseConfig({ [key]: bad }, JOBS);
+        } catch (e) {
+          return e as ConfigError;
+        }
+      })();
+      expect(err?.message, bad).toMatch(new RegExp(`^.*${key}: `, "m"));
+      expect(err?.message).not.toContain("s3cr3t");
+    }
+    expect(parseConfig({ NOTIFY_EVENTS: "repair_failed, mount_guard" }, JOBS).NOTIFY_EVENTS).toEqual(
+      new Set(["repair_failed", "mount_guard"]),
+    );
+    expect(() => parseConfig({ NOTIFY_EVENTS: "repair_started" }, JOBS)).toThrow(/NOTIFY_EVENTS: expected/);
   });
 
   it("masks secrets when the config is shown", () => {

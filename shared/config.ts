@@ -1,5 +1,6 @@
 import { Cron } from "croner";
 import * as v from "valibot";
+import { checkWebhookUrl, NOTIFY_EVENT_KINDS, type NotifyEventKind } from "./clients/notify.ts";
 import { ConfigError } from "./errors.ts";
 
 const BOOL_WORDS: Record<string, boolean> = {
@@ -75,6 +76,31 @@ const NameList = v.pipe(
   v.string(),
   v.transform((s) => s.split(",").map((p) => p.trim())),
   v.check((l) => l.every((p) => !p.includes("/") && p !== ".." && p !== "."), "expected folder names without '/'"),
+);
+
+const Webhook = (kind: "discord" | "webhook") =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check(
+      (s) => checkWebhookUrl(s, kind) === undefined,
+      (issue) => checkWebhookUrl(String(issue.input), kind) ?? "invalid URL",
+    ),
+  );
+
+const EventList = v.pipe(
+  v.string(),
+  v.transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p !== ""),
+  ),
+  v.check(
+    (l) => l.every((e) => (NOTIFY_EVENT_KINDS as readonly string[]).includes(e)),
+    `expected a comma-separated list of ${NOTIFY_EVENT_KINDS.join(", ")}`,
+  ),
+  v.transform((l) => new Set(l as NotifyEventKind[]) as ReadonlySet<NotifyEventKind>),
 );
 
 const Secret = (min: number) => v.pipe(v.string(), v.trim(), v.minLength(min, `must be at least ${min} characters`));
@@ -276,6 +302,60 @@ export const CONFIG_VARS = {
     doc: "Mount guard: the share above only counts once at least this many links look broken",
     invalidSample: "-5",
   },
+  MAX_RETRY_ATTEMPTS: {
+    schema: int(1, 20),
+    default: "3",
+    doc: "Failed attempts (throttled, RD error, failed replacement) before a repair fails for good",
+    invalidSample: "0",
+  },
+  RETRY_DELAY_HOURS: {
+    schema: int(1, 168),
+    default: "3",
+    doc: "Wait before retrying a failed repair; doubles with each attempt",
+    invalidSample: "0",
+  },
+  REPAIR_WAIT_MINUTES: {
+    schema: int(5, 10_080),
+    default: "60",
+    doc: "A replacement torrent not downloaded this long after it was added is uncached: removed, old one kept",
+    invalidSample: "1",
+  },
+  REPAIR_BATCH_SIZE: {
+    schema: int(1, 10_000),
+    default: "25",
+    doc: "Most repairs one retry-drain run takes (a quarter of it for 10 minutes after RD throttled)",
+    invalidSample: "0",
+  },
+  REPAIR_RUN_SECONDS: {
+    schema: int(10, 3600),
+    default: "240",
+    doc: "Most seconds one retry-drain run spends before leaving the rest to the next run",
+    invalidSample: "5",
+  },
+  DISCORD_WEBHOOK_URL: {
+    schema: Webhook("discord"),
+    doc: "Discord webhook for notifications (repairs done/failed, mount guard, rate-limit lockout)",
+    secret: true,
+    invalidSample: "https://example.com/hook",
+  },
+  WEBHOOK_URL: {
+    schema: Webhook("webhook"),
+    doc: "Generic webhook: receives a JSON POST {source, events[]} once per run with events",
+    secret: true,
+    invalidSample: "ftp://hooks.local/x",
+  },
+  NOTIFY_EVENTS: {
+    schema: EventList,
+    default: "repair_failed,repair_done,mount_guard,rate_limit_lockout",
+    doc: "Which events are sent (comma-separated)",
+    invalidSample: "repair_started",
+  },
+  PLEX_URL: {
+    schema: HttpUrl,
+    doc: "Plex base URL; with PLEX_TOKEN, folders whose links were removed get a partial refresh",
+    invalidSample: "plex:32400",
+  },
+  PLEX_TOKEN: { schema: Secret(8), doc: "Plex token (X-Plex-Token)", secret: true, invalidSample: "short" },
   SONARR_URL: {
     schema: HttpUrl,
     doc: "Sonarr base URL, e.g. http://sonarr:8989 (more instances: SONARR_2_URL, SONARR_3_URL…)",

@@ -1,7 +1,11 @@
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
+import type { Logger } from "../log.ts";
 import { createRdLimiter, type RdLimiter } from "../rd/limiter.ts";
+import type { FolderRefresher } from "../repair/links.ts";
 import type { DebridProvider } from "./debrid.ts";
+import { createNotifier, type Notifier } from "./notify.ts";
+import { createPlexClient } from "./plex.ts";
 import { createRealDebridClient, type RdCall } from "./real-debrid.ts";
 import { type ArrClient, type ArrInstance, createArrClient } from "./servarr.ts";
 
@@ -33,6 +37,10 @@ export interface Clients {
   rdCalls: RdCallStats;
   /** Every Sonarr/Radarr instance (see resolveArrInstances). */
   arr: ArrClient[];
+  /** Plex, when PLEX_URL and PLEX_TOKEN are set (partial refresh of folders whose links changed). */
+  plex: FolderRefresher | null;
+  /** A new notifier for one run (events are batched per run). */
+  notifier: (log: Logger) => Notifier;
 }
 
 /** Builds the clients from config; `fetch` replaces the network (tests, demo). */
@@ -42,8 +50,22 @@ export function createClients(
   opts: { fetch?: typeof fetch; arr?: readonly ArrInstance[] } = {},
 ): Clients {
   const rdCalls = new RdCallStats();
-  const arr = (opts.arr ?? []).map((i) => createArrClient(i, opts.fetch ? { fetch: opts.fetch } : {}));
-  if (!config.RD_API_TOKEN) return { rd: null, rdLimiter: null, rdCalls, arr };
+  const transport = opts.fetch ? { fetch: opts.fetch } : {};
+  const arr = (opts.arr ?? []).map((i) => createArrClient(i, transport));
+  const plex =
+    config.PLEX_URL && config.PLEX_TOKEN
+      ? createPlexClient({ url: config.PLEX_URL, token: config.PLEX_TOKEN, ...transport })
+      : null;
+  const notifier = (log: Logger) =>
+    createNotifier({
+      discordWebhookUrl: config.DISCORD_WEBHOOK_URL,
+      webhookUrl: config.WEBHOOK_URL,
+      events: config.NOTIFY_EVENTS,
+      log,
+      ...transport,
+    });
+  const base = { rdCalls, arr, plex, notifier };
+  if (!config.RD_API_TOKEN) return { rd: null, rdLimiter: null, ...base };
   const rdLimiter = createRdLimiter({ limitPerMinute: config.RD_RATE_LIMIT_PER_MINUTE, db });
   const rd = createRealDebridClient({
     baseUrl: config.RD_API_URL,
@@ -53,10 +75,15 @@ export function createClients(
     onCall: (c) => rdCalls.record(c),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
-  return { rd, rdLimiter, rdCalls, arr };
+  return { rd, rdLimiter, ...base };
 }
 
 /** Clients with nothing configured (tests that do not reach any service). */
 export function noClients(): Clients {
-  return { rd: null, rdLimiter: null, rdCalls: new RdCallStats(), arr: [] };
+  return { rd: null, rdLimiter: null, rdCalls: new RdCallStats(), arr: [], plex: null, notifier: silentNotifier };
+}
+
+/** A notifier with nowhere to send (nothing configured). */
+export function silentNotifier(log: Logger): Notifier {
+  return createNotifier({ log });
 }
