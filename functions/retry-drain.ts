@@ -44,6 +44,7 @@ export default defineJob({
         batch,
         deadlineAt: now + ctx.config.REPAIR_RUN_SECONDS * 1000,
         dryRun: ctx.dryRun,
+        ...(ctx.ids ? { ids: ctx.ids } : {}),
         onStep: () => ctx.progress({ steps: ++steps }),
         onEvent: (e) => notifier.add(e),
       });

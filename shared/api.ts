@@ -11,11 +11,6 @@ const TorrentsQuery = v.object({
   gone: v.optional(v.picklist(["true", "false", "any"]), "false"),
 });
 
-const RepairsQuery = v.object({
-  ...pageQuery(500),
-  state: v.optional(v.pipe(v.string(), v.regex(/^[a-z_]+(,[a-z_]+)*$/, "comma-separated states"))),
-});
-
 /** Scan progress as the API and `rdtm status` show it. */
 export function serializeProgress(p: ScanProgress) {
   return {
@@ -103,41 +98,6 @@ export function mountApi(app: Hono, db: Db, auth: MiddlewareHandler): void {
         lastSeenAt: iso(Number(r.last_seen_at)),
         statusChangedAt: iso(Number(r.status_changed_at)),
         goneAt: iso(r.gone_at === null ? null : Number(r.gone_at)),
-      })),
-    });
-  });
-
-  app.get("/api/repairs", async (c) => {
-    const parsed = v.safeParse(RepairsQuery, c.req.query());
-    if (!parsed.success) return c.json({ error: "invalid query", issues: v.flatten(parsed.issues).nested }, 400);
-    const { limit, offset, state } = parsed.output;
-    const list = state?.split(",") ?? [];
-    const where = list.length > 0 ? [`state IN (${list.map(() => "?").join(",")})`] : [];
-    const { total, rows } = await pagedRows(db, {
-      from: "repairs",
-      where,
-      args: list,
-      orderBy: "priority, next_attempt_at, id",
-      limit,
-      offset,
-    });
-    return c.json({
-      total,
-      limit,
-      offset,
-      items: rows.map((r) => ({
-        id: Number(r.id),
-        torrentId: r.torrent_id === null ? null : String(r.torrent_id),
-        hash: String(r.hash),
-        filename: r.filename === null ? null : String(r.filename),
-        reason: String(r.reason),
-        priority: Number(r.priority),
-        state: String(r.state),
-        attempt: Number(r.attempt),
-        nextAttemptAt: iso(Number(r.next_attempt_at)),
-        errorClass: r.error_class === null ? null : String(r.error_class),
-        lastError: r.last_error === null ? null : String(r.last_error),
-        createdAt: iso(Number(r.created_at)),
       })),
     });
   });

@@ -13,6 +13,7 @@ import { checkHealth, type HealthProbe } from "./health.ts";
 import { listJobs } from "./jobs-view.ts";
 import { mountLibraryApi } from "./library/api.ts";
 import type { Logger } from "./log.ts";
+import { mountRepairApi } from "./repair/api.ts";
 import { type Runner, type RunResult, UnknownJobError } from "./runner.ts";
 
 /** What the HTTP app is built from; the Node server and the Worker each assemble one. */
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps) {
 
   mountApi(app, deps.db, auth);
   mountLibraryApi(app, deps.db, auth);
+  mountRepairApi(app, deps.db, auth);
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 

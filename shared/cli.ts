@@ -11,6 +11,7 @@ import { backupDatabase } from "./maintenance/backup.ts";
 import { nodeHost, startServer } from "./node.ts";
 import { checkRealDebrid } from "./rd/health.ts";
 import { readProgress, requestFullRescan } from "./rd/scan-progress.ts";
+import { RepairConflict, repairFor, serializeRepair } from "./repair/api.ts";
 import { createServices, type Services } from "./services.ts";
 
 /** Exit codes scripts can rely on. */
@@ -38,6 +39,8 @@ Commands:
   check                 check the Real-Debrid token, premium days left and active torrents
   scan reset            start a new full scan from the top at the next run
   sweep status|start    library sweep progress and mount guard; start a new sweep at the next run
+  retries               repairs waiting for their next attempt, and hashes that failed for good
+  repair <id|hash>      repair one torrent now (by RD torrent id or info hash), as far as it can go
   migrate               apply pending database migrations
   backup                take a database backup now (rotated like the scheduled ones)
 
@@ -60,6 +63,14 @@ Exit code: 0 succeeded, 1 failed or aborted, 4 skipped because the job is runnin
   check: `Usage: rdtm check [--json]\n\nChecks the Real-Debrid token (valid, premium days left) and active torrents.\nExit code: 0 ok, 1 a problem was found.`,
   sweep: `Usage: rdtm sweep status|start [--json]\n\nstatus: the library sweep's progress (entries, links, broken, matched) and the mount guard.\nstart: a new sweep from the start at the next run of symlink-sweep.`,
   scan: `Usage: rdtm scan reset [--json]\n\nStarts a new full scan of the account from the top at the next run of rd-full-scan-page.`,
+  retries: `Usage: rdtm retries [--json]\n\nLists open repairs (state, attempt, next attempt, last error), oldest due first,\nand the hashes that failed for good (reset one with rdtm repair <hash>).`,
+  repair: `Usage: rdtm repair <torrent-id|hash> [--dry-run | --real] [--json]
+
+Queues a repair of that torrent (re-opening a failed one: the user's reset) and drives it now,
+step by step, as far as it can go; waiting for RD to download is left to retry-drain.
+
+  --dry-run     journal the steps it would take, change nothing (default: DRY_RUN)
+  --real        perform them`,
   migrate: `Usage: rdtm migrate\n\nApplies pending migrations from schema/ and prints what was applied.`,
   backup: `Usage: rdtm backup [--json]\n\nWrites a backup to BACKUP_DIR now and keeps the newest BACKUP_KEEP.`,
 };
@@ -84,6 +95,8 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   check: ["json"],
   scan: ["json"],
   sweep: ["json"],
+  retries: ["json"],
+  repair: ["dry-run", "real", "json"],
   migrate: [],
   backup: ["json"],
 };
@@ -119,14 +132,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const stray = Object.keys(values).find((k) => !allowed.has(k));
   if (stray) return usage(io, command, `option --${stray} does not apply to '${command}'`);
   const actions = ACTIONS[command];
-  const wantPositional = command === "run" || actions ? 1 : 0;
+  const wantPositional = command === "run" || command === "repair" || actions ? 1 : 0;
   if (rest.length !== wantPositional) {
     const what =
       command === "run"
         ? "give exactly one job name"
-        : actions
-          ? `give the action: ${actions.join(" | ")}`
-          : `unexpected argument '${rest[0]}'`;
+        : command === "repair"
+          ? "give exactly one RD torrent id or info hash"
+          : actions
+            ? `give the action: ${actions.join(" | ")}`
+            : `unexpected argument '${rest[0]}'`;
     return usage(io, command, what);
   }
   if (actions && !actions.includes(rest[0] ?? "")) {
@@ -160,6 +175,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           });
         case "status":
           return await status(services, io, values.json === true);
+        case "retries":
+          return await retries(services, io, values.json === true);
+        case "repair":
+          return await repairOne(services, io, rest[0] ?? "", {
+            dryRun: values.real ? false : values["dry-run"] ? true : undefined,
+            json: values.json === true,
+          });
         case "check":
           return await check(services, io, values.json === true);
         case "scan": {
@@ -309,6 +331,80 @@ async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
     ].join("\n"),
   );
   return EXIT.ok;
+}
+
+async function retries(s: Services, io: CliIo, json: boolean): Promise<number> {
+  const [open, permanent] = await Promise.all([
+    s.db.execute(
+      "SELECT * FROM repairs WHERE state NOT IN ('done', 'failed', 'cancelled') ORDER BY next_attempt_at, priority, id",
+    ),
+    s.db.execute("SELECT * FROM permanent_failures WHERE reset_at IS NULL ORDER BY failed_at DESC"),
+  ]);
+  const repairs = open.rows.map(serializeRepair);
+  const failed = permanent.rows.map((r) => ({
+    hash: String(r.hash),
+    filename: r.filename === null ? null : String(r.filename),
+    errorType: String(r.error_type),
+    failedAt: new Date(Number(r.failed_at)).toISOString(),
+  }));
+  if (json) {
+    io.out(JSON.stringify({ repairs, permanentFailures: failed }));
+    return EXIT.ok;
+  }
+  const rows = repairs.map((r) => [
+    String(r.id),
+    (r.filename ?? r.hash).slice(0, 48),
+    r.state,
+    String(r.attempt),
+    r.nextAttemptAt ?? "-",
+    (r.lastError ?? r.errorClass ?? "").slice(0, 60),
+  ]);
+  io.out(
+    [
+      `Retries: ${repairs.length} pending`,
+      ...(rows.length ? [table(["ID", "TORRENT", "STATE", "ATTEMPT", "NEXT ATTEMPT", "LAST ERROR"], rows)] : []),
+      `Failed for good: ${failed.length}`,
+      ...failed.map((f) => `  ${f.hash}  ${f.errorType}  ${f.filename ?? ""}`),
+    ].join("\n"),
+  );
+  return EXIT.ok;
+}
+
+async function repairOne(
+  s: Services,
+  io: CliIo,
+  ref: string,
+  opts: { dryRun: boolean | undefined; json: boolean },
+): Promise<number> {
+  if (!/^[0-9a-fA-F]{40}$/.test(ref) && !/^[A-Za-z0-9]{1,64}$/.test(ref)) {
+    return usage(io, "repair", `'${ref}' is neither an RD torrent id nor a 40-hex info hash`);
+  }
+  if (!s.clients.rd) {
+    io.err("rdtm repair: RD_API_TOKEN is not set");
+    return EXIT.failed;
+  }
+  let row: Awaited<ReturnType<typeof repairFor>>;
+  try {
+    row = await repairFor(s.db, ref, Date.now());
+  } catch (err) {
+    if (err instanceof RepairConflict) {
+      io.err(`rdtm repair: ${err.message}`);
+      return EXIT.failed;
+    }
+    throw err;
+  }
+  const id = Number(row.id);
+  const result = await s.runner.run("retry-drain", { trigger: "cli", dryRun: opts.dryRun, ids: [id] });
+  const after = serializeRepair(
+    (await s.db.execute({ sql: "SELECT * FROM repairs WHERE id = ?", args: [id] })).rows[0] ?? row,
+  );
+  if (opts.json) io.out(JSON.stringify({ run: serializeRun(result), repair: after }));
+  else if (result.status === "skipped") io.out(`repair ${id}: retry-drain is running elsewhere; try again shortly`);
+  else
+    io.out(
+      `repair ${id} (${after.filename ?? after.hash}): ${after.state}${result.dryRun ? " (dry run: steps journaled as planned)" : ""}${after.lastError ? ` — ${after.lastError}` : ""}`,
+    );
+  return result.status === "succeeded" ? EXIT.ok : result.status === "skipped" ? EXIT.skipped : EXIT.failed;
 }
 
 function sweepLines(s: ReturnType<typeof serializeSweep>): string {

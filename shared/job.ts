@@ -31,6 +31,8 @@ export interface JobContext {
   dryRun: boolean;
   /** Caller's cap on the amount of work (items, pages) for this run, when given. */
   limit: number | undefined;
+  /** Specific items to work on, when the caller names them (retry-drain: repair ids). */
+  ids?: readonly number[] | undefined;
   config: Config;
   db: Db;
   log: Logger;

@@ -31,6 +31,8 @@ export interface RunOptions {
   trigger: Trigger;
   dryRun?: boolean | undefined;
   limit?: number | undefined;
+  /** Which items to work on, for jobs that take them (retry-drain: repair ids, from `rdtm repair`). */
+  ids?: readonly number[] | undefined;
   /** Schedule occurrence, for scheduled triggers (see tickOf). */
   tick?: number | undefined;
 }
@@ -170,6 +172,7 @@ export function createRunner(deps: RunnerDeps) {
         trigger: opts.trigger,
         dryRun,
         limit: opts.limit,
+        ids: opts.ids,
         config,
         db,
         log: jobLog,

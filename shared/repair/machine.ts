@@ -97,6 +97,8 @@ export interface Transition {
   stopRun?: boolean;
 }
 
+// A broken link, or the user asking by hand, means the content is wanted even if the torrent is gone.
+const REINJECT_WHEN_GONE = new Set(["symlink_broken", "manual"]);
 const FAILED_STATUSES = new Set(["magnet_error", "error", "dead"]);
 const WAITING_STATUSES = new Set(["magnet_conversion", "queued", "downloading", "compressing", "uploading"]);
 const THROTTLE_CLASSES = new Set<string>(["rate_limited", "slots_full", "fair_usage", "traffic_exhausted"]);
@@ -126,7 +128,7 @@ export function advance(r: RepairView, obs: Observation, policy: RepairPolicy, n
       if (obs.type !== "inspected") break;
       if (obs.status === null) {
         // A torrent the user removed is not ours to bring back; a broken link is exactly why we do.
-        return r.reason === "symlink_broken" ? to("adding") : to("cancelled", { lastError: "torrent gone from RD" });
+        return REINJECT_WHEN_GONE.has(r.reason) ? to("adding") : to("cancelled", { lastError: "torrent gone from RD" });
       }
       if (obs.status === "virus") return to("deleting_old", { outcome: "virus" });
       if (obs.status === "downloaded" && r.reason.startsWith("status:")) {

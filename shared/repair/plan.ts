@@ -28,7 +28,7 @@ export async function planRepair(deps: StepDeps, r: Repair, runId: string, job: 
       const status = old?.status ?? null;
       if (status === "virus") {
         plan("delete_old_torrent", r.torrentId ?? r.hash, { hash: r.hash, why: "virus" });
-      } else if (status === null && r.reason !== "symlink_broken") {
+      } else if (status === null && r.reason !== "symlink_broken" && r.reason !== "manual") {
         plan("cancel_repair", r.hash, { why: "torrent gone from RD" });
       } else if (status === "downloaded" && r.reason.startsWith("status:")) {
         plan("finish_repair", r.hash, { why: "recovered by itself" });

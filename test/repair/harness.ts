@@ -14,7 +14,7 @@ import { makeConfig, makeDb, makeRunner } from "../helpers/factories.ts";
 import { tempDir } from "../helpers/processes.ts";
 
 /** A virtual clock: sleeping moves it on at once, so backoffs and deadlines cost no real time. */
-export function virtualClock(start = Date.parse("2026-11-01T12:00:00Z")) {
+export function virtualClock(start = Date.now()) {
   const clock = {
     t: start,
     now: () => clock.t,
@@ -93,6 +93,8 @@ export async function repairHarness(env: Record<string, string> = {}) {
 
   return {
     clock,
+    config,
+    runner,
     db,
     fake,
     sonarr,
