@@ -29,7 +29,9 @@ export type Fault =
   | { kind: "delay"; ms: number }
   | { kind: "malformed" }
   | { kind: "truncated" }
-  | { kind: "reset" };
+  | { kind: "reset" }
+  /** Never answer (until the client goes away); `after`: handle the request first, so it took effect. */
+  | { kind: "hang"; after?: boolean };
 
 /** Faults apply to matching requests in injection order, each `count` times, before normal handling. */
 export interface FaultRule {
@@ -62,6 +64,8 @@ export interface RequestLogEntry {
   /** 0 when the fake answered nothing (reset, or the client gave up during a delay). */
   status: number;
   at: number;
+  /** Held by a hang fault: logged when it arrived (and, with `after`, was handled); no answer went out. */
+  hung?: boolean;
 }
 
 /** The fake and its state; tests arrange the account through `add`, `cached`, `catalog` and `inject`. */
@@ -102,6 +106,7 @@ const FAKE_ORIGIN = "http://fake-rd.local";
 const WINDOW_MS = 60_000;
 const MAX_LIMIT = 5000;
 const DAY_MS = 86_400_000;
+const HANG_MS = 120_000;
 
 // Defaults for status faults without a body, taken from the doc's codes and the bodies seen on the wire.
 const FAULT_ERRORS: Record<number, [string, number]> = {
@@ -373,9 +378,17 @@ export function createFakeRealDebrid(opts: FakeRealDebridOptions = {}): FakeReal
     return undefined;
   };
 
-  const answer = async (req: Request, path: string, env: unknown): Promise<Response> => {
+  const answer = async (req: Request, path: string, env: unknown, entry: RequestLogEntry): Promise<Response> => {
     const allowed = withinRate(now());
     const fault = takeFault(rules, req.method, path);
+    if (fault?.kind === "hang") {
+      // Logged now: a test waits for this entry to kill the client at exactly this point.
+      if (fault.after) entry.status = (authError(req) ?? (await api.fetch(req))).status;
+      entry.hung = true;
+      fake.requests.push(entry);
+      await sleep(HANG_MS, req.signal);
+      throw connectionReset();
+    }
     if (fault?.kind === "status") return statusFault(fault);
     if (fault?.kind === "delay") await sleep(fault.ms, req.signal);
     if (fault?.kind === "malformed") return json(mangle(await normalBody(req, api)));
@@ -400,11 +413,11 @@ export function createFakeRealDebrid(opts: FakeRealDebridOptions = {}): FakeReal
     const path = url.pathname.startsWith(BASE_PATH) ? url.pathname.slice(BASE_PATH.length) || "/" : url.pathname;
     const entry: RequestLogEntry = { method: c.req.method, path, query: url.search.slice(1), status: 0, at: now() };
     try {
-      const res = await answer(c.req.raw, path, c.env);
+      const res = await answer(c.req.raw, path, c.env, entry);
       entry.status = res.status;
       return res;
     } finally {
-      fake.requests.push(entry);
+      if (!entry.hung) fake.requests.push(entry);
     }
   });
   app.onError((err) => {
