@@ -201,7 +201,14 @@ function progressOf(s: SweepState, run: { entries: number; links: number }, brok
 
 /** Stops the sweep without changing anything but the guard's own record, and says why. */
 async function tripGuard(ctx: JobContext, reason: string, now: number) {
+  const wasHeld = (await readSweepState(ctx.db)).guardReason !== null;
   await recordGuard(ctx.db, reason, now);
   ctx.log.warn("mount guard: sweep stopped, nothing changed", { reason });
+  // Told once when it trips, not on every run while the mount stays down.
+  if (!wasHeld) {
+    const notifier = ctx.clients.notifier(ctx.log);
+    notifier.add({ kind: "mount_guard", title: "Mount guard tripped: library sweep stopped", detail: reason, at: now });
+    await notifier.flush(ctx.signal);
+  }
   return { guard: "tripped", reason, changed: 0 };
 }

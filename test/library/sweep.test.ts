@@ -2,6 +2,8 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import symlinkSweep from "../../functions/symlink-sweep.ts";
+import { noClients } from "../../shared/clients/index.ts";
+import type { Notifier, NotifyEvent } from "../../shared/clients/notify.ts";
 import type { Db } from "../../shared/db.ts";
 import { settleStale } from "../../shared/library/record.ts";
 import { readSweepState } from "../../shared/library/sweep-state.ts";
@@ -165,6 +167,28 @@ describe("symlink-sweep", () => {
     expect(await rows("SELECT * FROM broken_links")).toHaveLength(0);
     expect(await rows("SELECT * FROM repairs")).toHaveLength(0);
     expect((await readSweepState(db)).guardReason).toMatch(reason);
+  });
+
+  it("notifies once when the guard trips, not on every run while the mount stays down", async () => {
+    buildLibrary();
+    rmSync(mount, { recursive: true });
+    const events: NotifyEvent[] = [];
+    const notifier = (): Notifier => ({
+      enabled: true,
+      add: (e) => events.push(e),
+      pending: () => 0,
+      flush: async () => ({ sent: 1, failed: 0 }),
+    });
+    const runner = makeRunner({
+      db,
+      config: makeConfig({ LIBRARY_ROOTS: lib, RD_MOUNT_PATH: mount }),
+      jobs: [symlinkSweep],
+      clients: { ...noClients(), notifier },
+    });
+    for (let i = 0; i < 3; i++) await runner.run("symlink-sweep", { trigger: "test" });
+    expect(events).toEqual([
+      expect.objectContaining({ kind: "mount_guard", detail: expect.stringMatching(/does not exist/) }),
+    ]);
   });
 
   it("changes nothing when 60% of the links look broken at once", async () => {
