@@ -95,6 +95,7 @@ export async function repairHarness(env: Record<string, string> = {}) {
     clock,
     config,
     runner,
+    clients,
     db,
     fake,
     sonarr,

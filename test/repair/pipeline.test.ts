@@ -1,6 +1,8 @@
 import { existsSync, lstatSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createPlexClient } from "../../shared/clients/plex.ts";
+import { createFakePlex, makeSection } from "../fakes/plex.ts";
 import type { FakeFile } from "../fakes/real-debrid.ts";
 import { makeEpisodeFile, makeMovie, makeSeries } from "../fakes/servarr.ts";
 import { type RepairHarness, repairHarness } from "./harness.ts";
@@ -220,6 +222,8 @@ describe("infringing content", () => {
 
   it("451 → the torrent's dead links are removed and Sonarr rescans and searches exactly those episodes", async () => {
     const s = await infringingShow();
+    const plex = createFakePlex({ sections: [makeSection({ key: "2", locations: [join(h.lib, "tv")] })] });
+    h.clients.plex = createPlexClient({ url: plex.baseUrl, token: plex.token, fetch: plex.fetch as typeof fetch });
     h.fake.inject({ fault: { kind: "status", status: 451 }, method: "POST", path: /addMagnet/, count: 1 });
     await h.run("retry-drain", {});
     const infRepair = (await h.rows("SELECT * FROM repairs WHERE torrent_id = 'INF1'"))[0];
@@ -235,6 +239,7 @@ describe("infringing content", () => {
       { name: "EpisodeSearch", episodeIds: [501, 502] },
     ]);
     expect(h.radarr.commands).toEqual([]);
+    expect(plex.refreshes).toEqual([{ sectionId: "2", path: join(h.lib, "tv/Show/Season 01") }]);
     const pf = await h.rows("SELECT error_type, processed FROM permanent_failures WHERE hash = ?", [s.old.hash]);
     expect(pf).toEqual([expect.objectContaining({ error_type: "infringing", processed: 1 })]);
     const removed = await h.rows("SELECT path FROM broken_links WHERE state = 'removed' ORDER BY path");
