@@ -1,9 +1,11 @@
 import type { Db } from "../db.ts";
 
-const BUCKET_MS = 5_000;
+// One-second buckets: counting whole buckets over-counts by up to one bucket, so the limit holds in every
+// 60 s window at the price of a 61 s effective window (5 s buckets cost 8% of the throughput, measured).
+const BUCKET_MS = 1_000;
 const WINDOW_MS = 60_000;
 // Buckets counted for a window: enough whole buckets to cover the last 60 s from any instant inside the
-// current bucket. Counting whole buckets over-counts a little, so the limit holds in every 60 s window.
+// current bucket.
 const SPAN = WINDOW_MS / BUCKET_MS + 1;
 
 /**

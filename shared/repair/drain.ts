@@ -15,6 +15,8 @@ export interface DrainSummary {
   cancelled: number;
   deferred: number;
   planned: number;
+  /** Repairs left for a later run because RD's active slots are taken. */
+  waitingForSlot: number;
   stoppedBy: string | null;
 }
 
@@ -49,6 +51,7 @@ export async function drainRepairs(deps: StepDeps, opts: DrainOptions): Promise<
     cancelled: 0,
     deferred: 0,
     planned: 0,
+    waitingForSlot: 0,
     stoppedBy: null,
   };
   const now = deps.now();
@@ -63,18 +66,36 @@ export async function drainRepairs(deps: StepDeps, opts: DrainOptions): Promise<
     }
     return s;
   }
-  let ids = picked.map((r) => r.id);
+  // RD refuses new torrents (509) past the account's active slots: read them once, keep count in the run.
+  let slots = Number.POSITIVE_INFINITY;
+  if (picked.some((r) => r.state === "queued" || r.state === "adding")) {
+    try {
+      const c = await deps.rd.activeCount(deps.signal);
+      slots = Math.max(0, c.limit - c.active);
+    } catch (err) {
+      if (deps.signal.aborted) throw err;
+      // Unknown: RD's own 509 will say so, and that is handled as slots_full.
+    }
+  }
   let lockoutSent = false;
-  while (ids.length > 0) {
-    const next: number[] = [];
-    for (const id of ids) {
+  // Depth first: each repair goes as far as it can now before the next starts, so a run never holds
+  // more new torrents half-way (added, not yet selected) than the one in hand.
+  for (const { id } of picked) {
+    for (;;) {
       if (deps.signal.aborted || deps.now() >= opts.deadlineAt) return s;
       const r = await getRepair(deps.db, id);
-      if (!r || (!opts.ids && r.nextAttemptAt > deps.now())) continue;
+      if (!r || (!opts.ids && r.nextAttemptAt > deps.now())) break;
+      if (r.state === "adding" && r.stepStartedAt === null && slots <= 0) {
+        s.waitingForSlot++;
+        break;
+      }
       const res = await stepRepair(deps, r);
       s.steps++;
       opts.onStep?.(res);
       const t = res.transition;
+      if (res.from === "adding" && res.to === "added") slots--;
+      if (["added", "selecting", "waiting"].includes(res.from) && ["deleting_old", "discarding"].includes(res.to))
+        slots++;
       if (t.state === "done") {
         s.done++;
         opts.onEvent?.(
@@ -87,9 +108,7 @@ export async function drainRepairs(deps: StepDeps, opts: DrainOptions): Promise<
         );
       } else if (t.state === "cancelled") {
         s.cancelled++;
-      } else if (t.nextAttemptAt <= deps.now()) {
-        next.push(id);
-      } else {
+      } else if (t.nextAttemptAt > deps.now()) {
         s.deferred++;
       }
       if (t.stopRun) {
@@ -100,9 +119,8 @@ export async function drainRepairs(deps: StepDeps, opts: DrainOptions): Promise<
         }
         return s;
       }
+      if (t.state === "done" || t.state === "failed" || t.state === "cancelled" || t.nextAttemptAt > deps.now()) break;
     }
-    // `rdtm repair <id>` drives its repair as far as it can go now; a run's pass ends when none is due.
-    ids = next;
   }
   return s;
 }

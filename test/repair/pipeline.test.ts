@@ -76,7 +76,7 @@ describe("a dead torrent is repaired end to end", () => {
     expect(r).toMatchObject({ state: "done", new_torrent_id: newId, step_started_at: null });
     expect(await journal()).toEqual(["add_magnet done", "select_files done", "delete_old_torrent done"]);
     const attempts = await h.rows("SELECT endpoint FROM attempts WHERE repair_id = ?", [Number(r?.id)]);
-    expect(attempts.length).toBe(paths.length - 1); // every call but the quick scan's listing
+    expect(attempts.length).toBe(paths.length - 2); // every call but the quick scan's listing and the run's activeCount
     // The deleted torrent is gone in the table, so the next scan does not queue it again.
     expect((await h.rows("SELECT gone_at FROM torrents WHERE id = 'OLD1'"))[0]?.gone_at).not.toBeNull();
     expect((await h.run("rd-quick-scan")).queued).toBe(0);
