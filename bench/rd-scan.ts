@@ -4,7 +4,7 @@
 import { DEFAULT_SCHEDULES } from "../functions/index.ts";
 import rdFullScanPage from "../functions/rd-full-scan-page.ts";
 import rdQuickScan from "../functions/rd-quick-scan.ts";
-import { RdCallStats, silentNotifier } from "../shared/clients/index.ts";
+import { noClients, RdCallStats } from "../shared/clients/index.ts";
 import { createRealDebridClient } from "../shared/clients/real-debrid.ts";
 import { parseConfig } from "../shared/config.ts";
 import { migrate, openDb } from "../shared/db.ts";
@@ -39,7 +39,7 @@ const runner = createRunner({
   db,
   log: createLogger({ level: "silent", format: "json" }),
   host: { runtime: "node" },
-  clients: { rd, rdLimiter: null, rdCalls, arr: [], plex: null, notifier: silentNotifier },
+  clients: { ...noClients(), rd, rdCalls },
 });
 
 const started = performance.now();

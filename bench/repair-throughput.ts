@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { DEFAULT_SCHEDULES } from "../functions/index.ts";
 import rdQuickScan from "../functions/rd-quick-scan.ts";
 import retryDrain from "../functions/retry-drain.ts";
-import { RdCallStats, silentNotifier } from "../shared/clients/index.ts";
+import { noClients, RdCallStats } from "../shared/clients/index.ts";
 import { createRealDebridClient } from "../shared/clients/real-debrid.ts";
 import { parseConfig } from "../shared/config.ts";
 import { migrate, openDb } from "../shared/db.ts";
@@ -87,7 +87,7 @@ const runner = createRunner({
   db,
   log: createLogger({ level: "silent", format: "json" }),
   host: { runtime: "node" },
-  clients: { rd, rdLimiter, rdCalls, arr: [], plex: null, notifier: silentNotifier },
+  clients: { ...noClients(), rd, rdLimiter, rdCalls },
   now: clock.now,
 });
 

@@ -4,6 +4,7 @@ import init from "./0001_init.sql";
 import realDebrid from "./0002_real_debrid.sql";
 import library from "./0003_library.sql";
 import repairPipeline from "./0004_repair_pipeline.sql";
+import qbit from "./0005_qbit.sql";
 
 /** The ordered migrations: version, file name and SQL. */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
@@ -11,4 +12,5 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   { version: 2, name: "0002_real_debrid.sql", sql: realDebrid },
   { version: 3, name: "0003_library.sql", sql: library },
   { version: 4, name: "0004_repair_pipeline.sql", sql: repairPipeline },
+  { version: 5, name: "0005_qbit.sql", sql: qbit },
 ];

@@ -77,6 +77,7 @@ describe("rdtm CLI", () => {
       "rd-full-scan-page",
       "symlink-sweep",
       "retry-drain",
+      "qbit-check",
       "maintenance",
     ]);
     expect(json.scan.full).toMatchObject({ status: "idle", generation: 0 });

@@ -124,6 +124,8 @@ describe("parseConfig", () => {
         "DISCORD_WEBHOOK_URL",
         "WEBHOOK_URL",
         "PLEX_TOKEN",
+        "QBIT_PASSWORD",
+        "QBIT_API_KEY",
         "SONARR_API_KEY",
         "RADARR_API_KEY",
       ]),
@@ -153,6 +155,50 @@ describe("parseConfig", () => {
       new Set(["repair_failed", "mount_guard"]),
     );
     expect(() => parseConfig({ NOTIFY_EVENTS: "repair_started" }, JOBS)).toThrow(/NOTIFY_EVENTS: expected/);
+  });
+
+  it("collects qBittorrent instances, numbered ones too, and names what is wrong", () => {
+    const c = parseConfig(
+      {
+        QBIT_URL: "http://qbittorrent:8080/",
+        QBIT_USERNAME: "admin",
+        QBIT_PASSWORD: "s3cret-pass",
+        QBIT_2_URL: "http://qbit2:8081",
+        QBIT_2_API_KEY: "qbt_0123456789abcdef",
+      },
+      JOBS,
+    );
+    expect(c.qbit).toEqual([
+      { name: "qbittorrent", url: "http://qbittorrent:8080", username: "admin", password: "s3cret-pass" },
+      { name: "qbittorrent-2", url: "http://qbit2:8081", apiKey: "qbt_0123456789abcdef" },
+    ]);
+    expect(JSON.stringify(redactConfig(c))).not.toMatch(/s3cret-pass|qbt_0123456789abcdef/);
+    const err = (() => {
+      try {
+        parseConfig(
+          {
+            QBIT_USERNAME: "x",
+            QBIT_3_URL: "nope",
+            QBIT_4_PASSWORD: "p",
+            QBIT_1_URL: "http://a",
+            QBIT_5_URL: "http://b",
+            QBIT_5_USERNAME: "u",
+          },
+          JOBS,
+        );
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err?.problems).toEqual(
+      expect.arrayContaining([
+        "QBIT_USERNAME: set without QBIT_URL",
+        expect.stringMatching(/^QBIT_3_URL: /),
+        "QBIT_4_PASSWORD: set without QBIT_4_URL",
+        "QBIT_1_URL: instance numbers go from 2 to 99",
+        "QBIT_5_PASSWORD: give both the user and the password",
+      ]),
+    );
   });
 
   it("masks secrets when the config is shown", () => {

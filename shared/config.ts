@@ -103,6 +103,17 @@ const EventList = v.pipe(
   v.transform((l) => new Set(l as NotifyEventKind[]) as ReadonlySet<NotifyEventKind>),
 );
 
+const CsvList = v.pipe(
+  v.string(),
+  v.check((s) => s.trim() === "" || s.split(",").every((p) => p.trim() !== ""), "expected comma-separated names"),
+  v.transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p !== ""),
+  ),
+);
+
 const Secret = (min: number) => v.pipe(v.string(), v.trim(), v.minLength(min, `must be at least ${min} characters`));
 
 /** Checks a cron pattern the way croner will run it; "off" disables the schedule. */
@@ -346,7 +357,7 @@ export const CONFIG_VARS = {
   },
   NOTIFY_EVENTS: {
     schema: EventList,
-    default: "repair_failed,repair_done,mount_guard,rate_limit_lockout",
+    default: "repair_failed,repair_done,mount_guard,rate_limit_lockout,download_problem",
     doc: "Which events are sent (comma-separated)",
     invalidSample: "repair_started",
   },
@@ -356,6 +367,61 @@ export const CONFIG_VARS = {
     invalidSample: "plex:32400",
   },
   PLEX_TOKEN: { schema: Secret(8), doc: "Plex token (X-Plex-Token)", secret: true, invalidSample: "short" },
+  QBIT_URL: {
+    schema: HttpUrl,
+    doc: "qBittorrent WebUI URL, e.g. http://qbittorrent:8080 (more instances: QBIT_2_URL…); unset turns qbit-check off",
+    invalidSample: "qbittorrent:8080",
+  },
+  QBIT_USERNAME: {
+    schema: v.pipe(v.string(), v.trim(), v.minLength(1)),
+    doc: "qBittorrent WebUI user",
+    invalidSample: " ",
+  },
+  QBIT_PASSWORD: {
+    schema: Secret(1),
+    doc: "qBittorrent WebUI password (not needed with localhost auth bypass or QBIT_API_KEY)",
+    secret: true,
+    invalidSample: " ",
+  },
+  QBIT_API_KEY: {
+    schema: Secret(16),
+    doc: "qBittorrent 5.2+ API key (sent as Bearer; replaces the login)",
+    secret: true,
+    invalidSample: "short",
+  },
+  QBIT_RULES_FILE: {
+    schema: v.pipe(v.string(), v.trim(), v.minLength(1, "expected a file path")),
+    doc: "JSON rules file overriding the built-in classification (classes, extra rules, per category, ignores)",
+    invalidSample: "  ",
+  },
+  QBIT_DELETE_PRIVATE: {
+    schema: Bool,
+    default: "false",
+    doc: "Also delete private-tracker torrents from qBittorrent (hit-and-run risk); otherwise they are left seeding",
+    invalidSample: "maybe",
+  },
+  QBIT_IGNORE_TAGS: {
+    schema: CsvList,
+    default: "",
+    doc: "qBittorrent tags whose torrents qbit-check never touches (comma-separated)",
+    invalidSample: ",,",
+  },
+  QBIT_IGNORE_CATEGORIES: {
+    schema: CsvList,
+    default: "",
+    doc: "qBittorrent categories qbit-check never touches (comma-separated)",
+    invalidSample: ",,",
+  },
+  DOCKER_SOCKET: {
+    schema: AbsolutePath,
+    doc: "Read-only Docker socket (e.g. /var/run/docker.sock): find qBittorrent/Sonarr/Radarr containers not configured by URL",
+    invalidSample: "docker.sock",
+  },
+  DOCKER_NETWORK: {
+    schema: v.pipe(v.string(), v.trim(), v.regex(/^[\w.-]+$/, "expected a Docker network name")),
+    doc: "Docker network the discovered containers are reached on by name (e.g. traefik_proxy)",
+    invalidSample: "a b",
+  },
   SONARR_URL: {
     schema: HttpUrl,
     doc: "Sonarr base URL, e.g. http://sonarr:8989 (more instances: SONARR_2_URL, SONARR_3_URL…)",
@@ -401,6 +467,8 @@ export type Config = { [K in keyof Vars as Vars[K] extends { default: string } ?
   schedules: Record<string, string | null>;
   /** Every configured Sonarr/Radarr instance. */
   arr: ArrInstanceConfig[];
+  /** Every configured qBittorrent instance. */
+  qbit: QbitInstanceConfig[];
 };
 
 /** One Sonarr/Radarr instance as configured; the key comes from the env or from its config.xml. */
@@ -458,6 +526,78 @@ function parseArrInstances(env: Record<string, string | undefined>, problems: st
   return out;
 }
 
+/** One qBittorrent instance as configured. */
+export interface QbitInstanceConfig {
+  name: string;
+  url: string;
+  username?: string;
+  password?: string;
+  apiKey?: string;
+}
+
+const QBIT_VAR = /^QBIT_(\d+)_(URL|USERNAME|PASSWORD|API_KEY)$/;
+
+/** QBIT_URL… (instance 1, checked as ordinary variables) plus QBIT_2_URL…, listing every problem. */
+function parseQbitInstances(
+  env: Record<string, string | undefined>,
+  first: Record<string, unknown>,
+  problems: string[],
+): QbitInstanceConfig[] {
+  const groups = new Map<number, Record<string, string>>();
+  if (typeof first.QBIT_URL === "string") {
+    groups.set(1, {
+      URL: first.QBIT_URL,
+      ...(typeof first.QBIT_USERNAME === "string" ? { USERNAME: first.QBIT_USERNAME } : {}),
+      ...(typeof first.QBIT_PASSWORD === "string" ? { PASSWORD: first.QBIT_PASSWORD } : {}),
+      ...(typeof first.QBIT_API_KEY === "string" ? { API_KEY: first.QBIT_API_KEY } : {}),
+    });
+  } else {
+    for (const k of ["QBIT_USERNAME", "QBIT_PASSWORD", "QBIT_API_KEY"]) {
+      if (env[k]?.trim()) problems.push(`${k}: set without QBIT_URL`);
+    }
+  }
+  for (const [key, raw] of Object.entries(env)) {
+    const m = QBIT_VAR.exec(key);
+    if (!m || raw === undefined || raw.trim() === "") continue;
+    const n = Number(m[1]);
+    if (n < 2 || n > 99) {
+      problems.push(`${key}: instance numbers go from 2 to 99`);
+      continue;
+    }
+    const g = groups.get(n) ?? {};
+    g[m[2] ?? ""] = raw.trim();
+    groups.set(n, g);
+  }
+  const out: QbitInstanceConfig[] = [];
+  for (const [n, g] of [...groups.entries()].sort((a, b) => a[0] - b[0])) {
+    const prefix = n === 1 ? "QBIT_" : `QBIT_${n}_`;
+    if (!g.URL) {
+      for (const k of Object.keys(g)) problems.push(`${prefix}${k}: set without ${prefix}URL`);
+      continue;
+    }
+    const u = n === 1 ? { success: true as const, output: g.URL } : v.safeParse(HttpUrl, g.URL);
+    if (!u.success) {
+      problems.push(describe(`${prefix}URL`, u.issues, false));
+      continue;
+    }
+    if (g.API_KEY !== undefined && g.API_KEY.length < 16)
+      problems.push(`${prefix}API_KEY: must be at least 16 characters`);
+    if ((g.USERNAME === undefined) !== (g.PASSWORD === undefined)) {
+      problems.push(
+        `${prefix}${g.USERNAME === undefined ? "USERNAME" : "PASSWORD"}: give both the user and the password`,
+      );
+    }
+    out.push({
+      name: n === 1 ? "qbittorrent" : `qbittorrent-${n}`,
+      url: u.output,
+      ...(g.USERNAME !== undefined ? { username: g.USERNAME } : {}),
+      ...(g.PASSWORD !== undefined ? { password: g.PASSWORD } : {}),
+      ...(g.API_KEY !== undefined ? { apiKey: g.API_KEY } : {}),
+    });
+  }
+  return out;
+}
+
 /** The environment variable that overrides a job's schedule, e.g. SCHEDULE_RD_QUICK_SCAN. */
 export function scheduleVar(job: string): string {
   return `SCHEDULE_${job.toUpperCase().replace(/-/g, "_")}`;
@@ -495,6 +635,7 @@ export function parseConfig(env: Record<string, string | undefined>, jobSchedule
     else schedules[job] = r.output === "off" ? null : r.output;
   }
   const arr = parseArrInstances(env, problems);
+  const qbit = parseQbitInstances(env, out, problems);
   const known = new Set(Object.keys(jobSchedules).map(scheduleVar));
   for (const key of Object.keys(env)) {
     if (key.startsWith("SCHEDULE_") && !known.has(key)) {
@@ -502,7 +643,7 @@ export function parseConfig(env: Record<string, string | undefined>, jobSchedule
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...(out as Omit<Config, "schedules" | "arr">), schedules, arr } as Config;
+  return { ...(out as Omit<Config, "schedules" | "arr" | "qbit">), schedules, arr, qbit } as Config;
 }
 
 function describe(key: string, issues: v.BaseIssue<unknown>[], secret: boolean): string {
@@ -516,7 +657,12 @@ function describe(key: string, issues: v.BaseIssue<unknown>[], secret: boolean):
 
 /** The configuration with secret values masked, safe to log or show. */
 export function redactConfig(config: Config): Record<string, unknown> {
+  const mask = (o: object) =>
+    Object.fromEntries(Object.entries(o).map(([k, x]) => [k, /key|password|token/i.test(k) ? "***" : x]));
   return Object.fromEntries(
-    Object.entries(config).map(([k, val]) => [k, SECRET_VARS.has(k) && val !== undefined ? "***" : val]),
+    Object.entries(config).map(([k, val]) => [
+      k,
+      SECRET_VARS.has(k) && val !== undefined ? "***" : k === "arr" || k === "qbit" ? (val as object[]).map(mask) : val,
+    ]),
   );
 }

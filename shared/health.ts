@@ -14,6 +14,8 @@ export type HealthProbe = () => Promise<ServiceHealth>;
 export interface HealthReport {
   status: "healthy" | "degraded" | "unhealthy";
   services: Record<string, ServiceHealth>;
+  /** Each service up (true) or down (false), e.g. {"qbittorrent":true,"sonarr":true,"radarr":true}. */
+  up: Record<string, boolean>;
 }
 
 const SLOW_DB_MS = 1_000;
@@ -100,5 +102,7 @@ export async function checkHealth(probes: Record<string, HealthProbe>, required 
     : down.length > 0 || entries.some(([, s]) => s.status === "degraded")
       ? "degraded"
       : "healthy";
-  return { status, services };
+  // The seed's at-a-glance view: each service up or not.
+  const up = Object.fromEntries(entries.map(([n, s]) => [n, s.status !== "down"]));
+  return { status, services, up };
 }

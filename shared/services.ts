@@ -1,15 +1,17 @@
 import { DEFAULT_SCHEDULES, JOBS } from "../functions/index.ts";
 import { createApp } from "./app.ts";
-import { resolveArrInstances } from "./clients/arr-config.ts";
 import { type Clients, createClients } from "./clients/index.ts";
-import type { ArrClient, ArrInstance } from "./clients/servarr.ts";
+import type { QbitClient } from "./clients/qbittorrent.ts";
+import type { ArrClient } from "./clients/servarr.ts";
 import { type Config, parseConfig } from "./config.ts";
 import { type Db, migrate, openDb } from "./db.ts";
-import { errorMessage } from "./errors.ts";
+import { resolveInstances } from "./discovery.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
 import { cachedProbe, databaseProbe, type HealthProbe, jobsProbe } from "./health.ts";
 import type { Host, JobDefinition } from "./job.ts";
 import { mountGuardProbe } from "./library/api.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { parseRulesFile, type RuleSet } from "./qbit/rules.ts";
 import { realDebridProbe } from "./rd/health.ts";
 import { createRunner, type Runner } from "./runner.ts";
 
@@ -50,13 +52,61 @@ function arrProbe(client: ArrClient, background: boolean): HealthProbe {
   );
 }
 
+/** /health's view of one qBittorrent instance: reachable, logged in, and connected to the internet. */
+function qbitProbe(client: QbitClient, background: boolean): HealthProbe {
+  return cachedProbe(
+    async () => {
+      try {
+        const signal = AbortSignal.timeout(10_000);
+        const [v, state] = await Promise.all([client.version(signal), client.serverState(signal)]);
+        const connected = state.connectionStatus !== "disconnected";
+        return {
+          status: connected ? "up" : "degraded",
+          version: v.app,
+          webapi: v.webapi,
+          connection: state.connectionStatus,
+          url: client.instance.url,
+        };
+      } catch (err) {
+        return { status: "down", url: client.instance.url, error: errorMessage(err) };
+      }
+    },
+    { background },
+  );
+}
+
+/** Reads QBIT_RULES_FILE; a missing or invalid file is a configuration error, named. */
+async function loadRules(config: Config): Promise<RuleSet> {
+  const path = config.QBIT_RULES_FILE ?? "";
+  try {
+    const { readFile } = await import("node:fs/promises");
+    const set = parseRulesFile(await readFile(path, "utf8"), path);
+    return {
+      ...set,
+      ignoreTags: new Set([...set.ignoreTags, ...config.QBIT_IGNORE_TAGS]),
+      byCategory: new Map([...set.byCategory, ...config.QBIT_IGNORE_CATEGORIES.map((c) => [c, null] as const)]),
+    };
+  } catch (err) {
+    throw new ConfigError([`QBIT_RULES_FILE: ${errorMessage(err)}`]);
+  }
+}
+
 /** Parses config (throws ConfigError), opens and migrates the database, and wires runner and app. */
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   const config = parseConfig(opts.env, DEFAULT_SCHEDULES);
   const log = createLogger({
     level: config.LOG_LEVEL,
     format: config.LOG_FORMAT === "auto" ? (opts.tty ? "pretty" : "json") : config.LOG_FORMAT,
-    secrets: [config.API_TOKEN, config.LIBSQL_AUTH_TOKEN, config.RD_API_TOKEN, ...config.arr.map((a) => a.apiKey)],
+    secrets: [
+      config.API_TOKEN,
+      config.LIBSQL_AUTH_TOKEN,
+      config.RD_API_TOKEN,
+      config.PLEX_TOKEN,
+      config.DISCORD_WEBHOOK_URL,
+      config.WEBHOOK_URL,
+      ...config.arr.map((a) => a.apiKey),
+      ...config.qbit.flatMap((q) => [q.password, q.apiKey]),
+    ],
   });
   const db = await openDb(config.LIBSQL_URL, config.LIBSQL_AUTH_TOKEN);
   try {
@@ -68,14 +118,20 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     db.close();
     throw err;
   }
-  let arr: ArrInstance[];
+  let instances: Awaited<ReturnType<typeof resolveInstances>>;
+  let qbitRules: RuleSet | undefined;
   try {
-    arr = await resolveArrInstances(config.arr);
+    instances = await resolveInstances(config, log);
+    qbitRules = config.QBIT_RULES_FILE ? await loadRules(config) : undefined;
   } catch (err) {
     db.close();
     throw err;
   }
-  const clients = createClients(config, db, { arr, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+  const clients = createClients(config, db, {
+    ...instances,
+    ...(qbitRules ? { qbitRules } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
   const runner = createRunner({ jobs: opts.jobs ?? JOBS, config, db, log, host: opts.host, clients });
   const probes = {
     database: databaseProbe(db, config.LIBSQL_URL),
@@ -83,6 +139,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     realDebrid: realDebridProbe(clients.rd, { background: opts.host.runtime === "node" }),
     mountGuard: mountGuardProbe(db, (config.LIBRARY_ROOTS?.length ?? 0) > 0),
     ...Object.fromEntries(clients.arr.map((c) => [c.instance.name, arrProbe(c, opts.host.runtime === "node")])),
+    ...Object.fromEntries(clients.qbit.map((c) => [c.instance.name, qbitProbe(c, opts.host.runtime === "node")])),
   };
   const app = createApp({ config, db, runner, log, probes });
   return { config, db, log, runner, clients, app };

@@ -61,7 +61,7 @@ describe("README", () => {
       const spec = (CONFIG_VARS as Record<string, { default?: string }>)[key];
       const job = JOBS.find((j) => scheduleVar(j.name) === key);
       const expected = spec ? spec.default : job?.schedule;
-      expect(def, key).toBe(expected === undefined ? "—" : `\`${expected}\``);
+      expect(def, key).toBe(expected === undefined || expected === "" ? "—" : `\`${expected}\``);
     }
   });
 

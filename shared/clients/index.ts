@@ -1,11 +1,13 @@
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { Logger } from "../log.ts";
+import { buildRuleSet, type RuleSet } from "../qbit/rules.ts";
 import { createRdLimiter, type RdLimiter } from "../rd/limiter.ts";
 import type { FolderRefresher } from "../repair/links.ts";
 import type { DebridProvider } from "./debrid.ts";
 import { createNotifier, type Notifier } from "./notify.ts";
 import { createPlexClient } from "./plex.ts";
+import { createQbitClient, type QbitClient, type QbitInstance } from "./qbittorrent.ts";
 import { createRealDebridClient, type RdCall } from "./real-debrid.ts";
 import { type ArrClient, type ArrInstance, createArrClient } from "./servarr.ts";
 
@@ -37,6 +39,10 @@ export interface Clients {
   rdCalls: RdCallStats;
   /** Every Sonarr/Radarr instance (see resolveArrInstances). */
   arr: ArrClient[];
+  /** Every qBittorrent instance (configured, or found through Docker). */
+  qbit: QbitClient[];
+  /** qbit-check's classification rules (built-in, or from QBIT_RULES_FILE). */
+  qbitRules: RuleSet;
   /** Plex, when PLEX_URL and PLEX_TOKEN are set (partial refresh of folders whose links changed). */
   plex: FolderRefresher | null;
   /** A new notifier for one run (events are batched per run). */
@@ -47,7 +53,12 @@ export interface Clients {
 export function createClients(
   config: Config,
   db: Db,
-  opts: { fetch?: typeof fetch; arr?: readonly ArrInstance[] } = {},
+  opts: {
+    fetch?: typeof fetch;
+    arr?: readonly ArrInstance[];
+    qbit?: readonly QbitInstance[];
+    qbitRules?: RuleSet;
+  } = {},
 ): Clients {
   const rdCalls = new RdCallStats();
   const transport = opts.fetch ? { fetch: opts.fetch } : {};
@@ -64,7 +75,11 @@ export function createClients(
       log,
       ...transport,
     });
-  const base = { rdCalls, arr, plex, notifier };
+  const qbit = (opts.qbit ?? []).map((i) => createQbitClient(i, transport));
+  const qbitRules =
+    opts.qbitRules ??
+    buildRuleSet(null, { ignoreTags: config.QBIT_IGNORE_TAGS, ignoreCategories: config.QBIT_IGNORE_CATEGORIES });
+  const base = { rdCalls, arr, qbit, qbitRules, plex, notifier };
   if (!config.RD_API_TOKEN) return { rd: null, rdLimiter: null, ...base };
   const rdLimiter = createRdLimiter({ limitPerMinute: config.RD_RATE_LIMIT_PER_MINUTE, db });
   const rd = createRealDebridClient({
@@ -80,7 +95,16 @@ export function createClients(
 
 /** Clients with nothing configured (tests that do not reach any service). */
 export function noClients(): Clients {
-  return { rd: null, rdLimiter: null, rdCalls: new RdCallStats(), arr: [], plex: null, notifier: silentNotifier };
+  return {
+    rd: null,
+    rdLimiter: null,
+    rdCalls: new RdCallStats(),
+    arr: [],
+    qbit: [],
+    qbitRules: buildRuleSet(null),
+    plex: null,
+    notifier: silentNotifier,
+  };
 }
 
 /** A notifier with nowhere to send (nothing configured). */

@@ -2,7 +2,13 @@ import { ofetch } from "ofetch";
 import type { Logger } from "../log.ts";
 
 /** Every event kind, in the order config documents them. */
-export const NOTIFY_EVENT_KINDS = ["repair_failed", "repair_done", "mount_guard", "rate_limit_lockout"] as const;
+export const NOTIFY_EVENT_KINDS = [
+  "repair_failed",
+  "repair_done",
+  "mount_guard",
+  "rate_limit_lockout",
+  "download_problem",
+] as const;
 
 /** What happened; decides the embed colour and lets users choose what they hear about. */
 export type NotifyEventKind = (typeof NOTIFY_EVENT_KINDS)[number];
@@ -35,6 +41,7 @@ const COLOURS: Record<NotifyEventKind, number> = {
   repair_done: 0x2ecc71,
   mount_guard: 0xe67e22,
   rate_limit_lockout: 0xf1c40f,
+  download_problem: 0x3498db,
 };
 // Discord's documented limits (a message's embeds share one 6,000-character budget), except the field limits:
 // tighter than Discord's (25 fields, 256/1024 chars) so fields alone never crowd out the description.

@@ -210,6 +210,19 @@ export function createArrClient(instance: ArrInstance, opts: ArrClientOptions = 
     return listing;
   }
 
+  /**
+   * Removes a queue item: from the download client too when asked, blocklisting the release when asked.
+   * Without a blocklist the *arr does not search again by itself; with one it does unless skipRedownload.
+   */
+  async function removeQueueItem(
+    queueId: number,
+    o: { removeFromClient: boolean; blocklist: boolean; skipRedownload: boolean },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const query = { removeFromClient: o.removeFromClient, blocklist: o.blocklist, skipRedownload: o.skipRedownload };
+    await call("DELETE", `/api/v3/queue/${queueId}`, { query, signal });
+  }
+
   return {
     instance,
     async systemStatus(signal?: AbortSignal): Promise<{ appName: string; version: string }> {
@@ -282,9 +295,10 @@ export function createArrClient(instance: ArrInstance, opts: ArrClientOptions = 
       o: { removeFromClient: boolean; skipRedownload: boolean },
       signal?: AbortSignal,
     ): Promise<void> {
-      const query = { removeFromClient: o.removeFromClient, blocklist: true, skipRedownload: o.skipRedownload };
-      await call("DELETE", `/api/v3/queue/${queueId}`, { query, signal });
+      await removeQueueItem(queueId, { ...o, blocklist: true }, signal);
     },
+
+    removeQueueItem,
   };
 }
 

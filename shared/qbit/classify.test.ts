@@ -126,10 +126,14 @@ describe("helpers", () => {
     expect(matches("/^down$/", "tracker down")).toBe(false);
   });
   it("looks closer only at items that look off", () => {
-    expect(isCandidate("downloading", [], "downloading")).toBe(false);
-    expect(isCandidate("stalledDL", [], "downloading")).toBe(true);
-    expect(isCandidate("downloading", ["Tracker error"], "warning")).toBe(true);
-    expect(isCandidate(null, [], "warning")).toBe(true);
-    expect(isCandidate(null, [], "downloading")).toBe(false);
+    const ok = { status: "downloading", trackedDownloadStatus: "ok" };
+    const t = (state: string, tracker = "https://t/announce") => ({ state, tracker });
+    expect(isCandidate(t("downloading"), [], ok)).toBe(false);
+    expect(isCandidate(t("stalledDL"), [], ok)).toBe(true);
+    expect(isCandidate(t("downloading", ""), [], ok)).toBe(true);
+    expect(isCandidate(t("downloading"), ["Tracker error"], ok)).toBe(true);
+    expect(isCandidate(null, [], { status: "warning", trackedDownloadStatus: "warning" })).toBe(true);
+    expect(isCandidate(null, [], ok)).toBe(false);
+    expect(isCandidate(t("downloading"), [], { status: "failed", trackedDownloadStatus: null })).toBe(true);
   });
 });

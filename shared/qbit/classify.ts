@@ -91,14 +91,21 @@ export function nextStrike(prev: Strike | null, verdict: Verdict | null, now: nu
   return { class: verdict.rule.class, strikes: 1, firstSeenAt: now, lastSeenAt: now };
 }
 
-/** A download is a candidate for a closer look (trackers, log) only if something already looks off. */
-export function isCandidate(state: string | null, arr: readonly string[], arrStatus: string | null): boolean {
+/**
+ * A download is a candidate for a closer look (trackers, log) only if something already looks off: the
+ * *arr has words about it or flags it, or qBittorrent's state is not a healthy one.
+ */
+export function isCandidate(
+  torrent: { state: string; tracker: string } | null,
+  arr: readonly string[],
+  item: { status: string | null; trackedDownloadStatus: string | null },
+): boolean {
   if (arr.length > 0) return true;
-  if (arrStatus !== null && arrStatus !== "downloading" && arrStatus !== "queued" && arrStatus !== "completed") {
-    return true;
-  }
-  if (state === null) return false;
-  return !HEALTHY_STATES.has(state);
+  if (item.trackedDownloadStatus === "warning" || item.trackedDownloadStatus === "error") return true;
+  if (item.status === "failed" || item.status === "warning") return true;
+  if (torrent === null) return false;
+  // qBittorrent lists the tracker in use; none means no tracker works, which only its messages explain.
+  return !HEALTHY_STATES.has(torrent.state) || torrent.tracker === "";
 }
 
 // Moving, seeding, queued by the user's own limits, or checking: nothing to look at.

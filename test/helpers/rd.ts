@@ -1,4 +1,4 @@
-import { type Clients, RdCallStats, silentNotifier } from "../../shared/clients/index.ts";
+import { type Clients, noClients, RdCallStats } from "../../shared/clients/index.ts";
 import { createRealDebridClient } from "../../shared/clients/real-debrid.ts";
 import type { FakeRealDebrid } from "../fakes/real-debrid.ts";
 
@@ -13,5 +13,5 @@ export function clientsFor(fake: FakeRealDebrid, token = "fake-rd-token"): Clien
     sleep: async () => {},
     onCall: (c) => rdCalls.record(c),
   });
-  return { rd, rdLimiter: null, rdCalls, arr: [], plex: null, notifier: silentNotifier };
+  return { ...noClients(), rd, rdCalls };
 }

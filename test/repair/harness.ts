@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { JOBS } from "../../functions/index.ts";
 import type { Clients } from "../../shared/clients/index.ts";
-import { RdCallStats } from "../../shared/clients/index.ts";
+import { noClients, RdCallStats } from "../../shared/clients/index.ts";
 import type { Notifier, NotifyEvent } from "../../shared/clients/notify.ts";
 import { createRealDebridClient } from "../../shared/clients/real-debrid.ts";
 import { createArrClient } from "../../shared/clients/servarr.ts";
@@ -76,6 +76,7 @@ export async function repairHarness(env: Record<string, string> = {}) {
     flush: async () => ({ sent: 0, failed: 0 }),
   });
   const clients: Clients = {
+    ...noClients(),
     rd,
     rdLimiter,
     rdCalls,
