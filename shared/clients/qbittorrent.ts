@@ -312,9 +312,19 @@ export function createQbitClient(instance: QbitInstance, opts: QbitClientOptions
       return { isPrivate: p.is_private, savePath: p.save_path };
     },
 
-    /** Main log entries after `afterId` (all that qBit keeps when null); file errors are only reported here. */
-    async log(afterId: number | null, signal?: AbortSignal): Promise<QbitLogEntry[]> {
-      const data = await call("GET", "/api/v2/log/main", { query: { last_known_id: afterId ?? -1 }, signal });
+    /**
+     * Main log entries after `afterId` (all that qBit keeps when null); file errors are only reported here.
+     * `problems`: warnings and critical entries only (a small part of the log).
+     */
+    async log(
+      afterId: number | null,
+      signal?: AbortSignal,
+      opts: { problems?: boolean } = {},
+    ): Promise<QbitLogEntry[]> {
+      const only: Record<string, string> = opts.problems
+        ? { normal: "false", info: "false", warning: "true", critical: "true" }
+        : {};
+      const data = await call("GET", "/api/v2/log/main", { query: { last_known_id: afterId ?? -1, ...only }, signal });
       return parse(Log, data, "/api/v2/log/main").map((e) => ({
         id: e.id,
         timestamp: e.timestamp * 1000,

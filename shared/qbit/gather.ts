@@ -77,29 +77,28 @@ export async function gather(
   return snap;
 }
 
-/** New log lines since the stored cursor: their reasons are kept per torrent name. */
+/**
+ * The reasons qBittorrent logged, kept per torrent name. Only warnings and critical entries are read, all
+ * of them each run: a small part of the log, and unlike a cursor it survives qBittorrent restarting
+ * its numbering.
+ */
 async function readLog(db: Db, client: QbitClient, now: number, signal: AbortSignal): Promise<void> {
   const name = client.instance.name;
-  const key = `qbit-log:${name}`;
-  const rs = await db.execute({ sql: "SELECT value FROM job_state WHERE key = ?", args: [key] });
-  const stored = rs.rows[0] ? Number(rs.rows[0].value) : null;
-  const lines = await client.log(stored === null || Number.isNaN(stored) ? null : stored, signal);
-  if (lines.length === 0) return;
-  const stmts = [];
+  const lines = await client.log(null, signal, { problems: true });
+  const latest = new Map<string, string>();
   for (const line of lines) {
     const r = reasonOf(line.message);
-    if (!r) continue;
-    stmts.push({
+    if (r) latest.set(r.torrent, r.reason);
+  }
+  if (latest.size === 0) return;
+  const rs = await db.execute({ sql: "SELECT torrent, reason FROM qbit_reasons WHERE instance = ?", args: [name] });
+  const stored = new Map(rs.rows.map((r) => [String(r.torrent), String(r.reason)]));
+  const stmts = [...latest]
+    .filter(([torrent, reason]) => stored.get(torrent) !== reason)
+    .map(([torrent, reason]) => ({
       sql: `INSERT INTO qbit_reasons (instance, torrent, reason, at) VALUES (?, ?, ?, ?)
             ON CONFLICT (instance, torrent) DO UPDATE SET reason = excluded.reason, at = excluded.at`,
-      args: [name, r.torrent, r.reason, now],
-    });
-  }
-  const last = Math.max(...lines.map((l) => l.id));
-  stmts.push({
-    sql: `INSERT INTO job_state (key, value, updated_at) VALUES (?, ?, ?)
-          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-    args: [key, String(last), now],
-  });
-  await db.batch(stmts, "write");
+      args: [name, torrent, reason, now],
+    }));
+  if (stmts.length > 0) await db.batch(stmts, "write");
 }

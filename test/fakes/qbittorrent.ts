@@ -169,7 +169,11 @@ export function createFakeQbit(opts: FakeQbitOptions = {}): FakeQbit {
   });
   api.get("/log/main", (c) => {
     const after = Number(c.req.query("last_known_id") ?? -1);
-    return json(fake.log.filter((e) => e.id > after));
+    // qBit's type bits: 1 normal, 2 info, 4 warning, 8 critical; each filter defaults to true.
+    const want = (k: string) => c.req.query(k) !== "false";
+    const types =
+      (want("normal") ? 1 : 0) | (want("info") ? 2 : 0) | (want("warning") ? 4 : 0) | (want("critical") ? 8 : 0);
+    return json(fake.log.filter((e) => e.id > after && (e.type & types) !== 0));
   });
   api.post("/torrents/delete", async (c) => {
     const form = await c.req.parseBody();

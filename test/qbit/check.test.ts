@@ -80,6 +80,7 @@ describe("qbit-check against fake qBittorrent, Sonarr and Radarr", () => {
     const disk = episode({ state: "error" }, 3, 31, 301);
     qbit.addLog(
       `File error alert. Torrent: "${disk.name}". File: "/downloads/x.mkv". Reason: "${disk.name} file_write (/downloads/x.mkv) error: No space left on device"`,
+      4,
     );
     const healthy = episode({ state: "downloading", tracker: "https://t/announce" }, 4, 41, 401);
     qbit.trackers.set(healthy.hash, [{ url: "https://t/announce", status: 2, msg: "", tier: 0 }]);
@@ -194,7 +195,7 @@ describe("qbit-check against fake qBittorrent, Sonarr and Radarr", () => {
     const a = episode({}, 1, 11, 101);
     qbit.trackers.set(a.hash, notWorking("Unregistered torrent"));
     const b = episode({ state: "error" }, 2, 21, 201);
-    qbit.addLog(`File error alert. Torrent: "${b.name}". File: "x". Reason: "Permission denied"`);
+    qbit.addLog(`File error alert. Torrent: "${b.name}". File: "x". Reason: "Permission denied"`, 4);
     const runner = runnerWith();
     for (let i = 0; i < 4; i++) await run(runner, true);
     expect(mutations(sonarr)).toEqual([]);
