@@ -57,10 +57,12 @@ Exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid configuration, 4 skippe
   --real        perform the actions
   --limit N     cap the amount of work of this run
   --json        print the run as JSON
+  --verbose     debug logging (LOG_LEVEL=debug)
+  --config F    qbit-check rules file (QBIT_RULES_FILE)
 
 Exit code: 0 succeeded, 1 failed or aborted, 4 skipped because the job is running elsewhere.`,
   status: `Usage: rdtm status [--json]\n\nLists every job (schedule, next run, current run, last run), the scans' progress,\ntorrents by status and repairs by state.`,
-  check: `Usage: rdtm check [--json]\n\nChecks the Real-Debrid token (valid, premium days left) and active torrents.\nExit code: 0 ok, 1 a problem was found.`,
+  check: `Usage: rdtm check [--json]\n\nChecks the Real-Debrid token (valid, premium days left) and active torrents, and that every\nqBittorrent, Sonarr and Radarr instance answers.\nExit code: 0 ok, 1 a problem was found.`,
   sweep: `Usage: rdtm sweep status|start [--json]\n\nstatus: the library sweep's progress (entries, links, broken, matched) and the mount guard.\nstart: a new sweep from the start at the next run of symlink-sweep.`,
   scan: `Usage: rdtm scan reset [--json]\n\nStarts a new full scan of the account from the top at the next run of rd-full-scan-page.`,
   retries: `Usage: rdtm retries [--json]\n\nLists open repairs (state, attempt, next attempt, last error), oldest due first,\nand the hashes that failed for good (reset one with rdtm repair <hash>).`,
@@ -83,14 +85,16 @@ const OPTIONS = {
   real: { type: "boolean" },
   limit: { type: "string" },
   json: { type: "boolean" },
+  verbose: { type: "boolean" },
+  config: { type: "string" },
 } as const;
 
 /** Commands that take an action word, and the actions they know. */
 const ACTIONS: Record<string, string[]> = { scan: ["reset"], sweep: ["status", "start"] };
 
 const COMMAND_OPTIONS: Record<string, string[]> = {
-  serve: [],
-  run: ["dry-run", "real", "limit", "json"],
+  serve: ["verbose", "config"],
+  run: ["dry-run", "real", "limit", "json", "verbose", "config"],
   status: ["json"],
   check: ["json"],
   scan: ["json"],
@@ -155,8 +159,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return usage(io, command, `--limit expects a whole number >= 1, got '${values.limit}'`);
   }
 
-  const env = withDotenv(io.env, values["env-file"] ?? ".dev.vars");
-  if (values["env-file"] && env === io.env) return usage(io, command, `env file not found: ${values["env-file"]}`);
+  const loaded = withDotenv(io.env, values["env-file"] ?? ".dev.vars");
+  if (values["env-file"] && loaded === io.env) return usage(io, command, `env file not found: ${values["env-file"]}`);
+  // The seed's flags: --verbose and --config <rules file> stand for their variables.
+  const env: Record<string, string | undefined> = {
+    ...loaded,
+    ...(values.verbose ? { LOG_LEVEL: "debug" } : {}),
+    ...(values.config !== undefined ? { QBIT_RULES_FILE: values.config } : {}),
+  };
   try {
     if (command === "serve") return await serve(env, io);
     const services = await createServices({
@@ -269,15 +279,17 @@ async function runJob(
 
 async function check(s: Services, io: CliIo, json: boolean): Promise<number> {
   const rd = s.clients.rd;
+  const others = await checkServices(s);
+  const othersOk = Object.values(others).every((o) => o.up);
   if (!rd) {
-    io.out(
-      json ? JSON.stringify({ realDebrid: { status: "not_configured" } }) : "Real-Debrid: RD_API_TOKEN is not set",
-    );
-    return EXIT.failed;
+    const configured = Object.keys(others).length > 0;
+    if (json) io.out(JSON.stringify({ realDebrid: { status: "not_configured" }, services: others }));
+    else io.out(["Real-Debrid: RD_API_TOKEN is not set", ...serviceLines(others)].join("\n"));
+    return configured && othersOk ? EXIT.ok : EXIT.failed;
   }
   const health = await checkRealDebrid(rd);
   const active = health.status === "down" ? null : await rd.activeCount().catch(() => null);
-  if (json) io.out(JSON.stringify({ realDebrid: { ...health, active } }));
+  if (json) io.out(JSON.stringify({ realDebrid: { ...health, active }, services: others }));
   else if (health.status === "down") io.out(`Real-Debrid: ${health.error}`);
   else {
     io.out(
@@ -286,10 +298,43 @@ async function check(s: Services, io: CliIo, json: boolean): Promise<number> {
         active ? `active torrents: ${active.active} of ${active.limit}` : "active torrents: unknown",
         ...(health.warning ? [`warning: ${health.warning}`] : []),
         ...(health.error ? [`problem: ${health.error}`] : []),
+        ...serviceLines(others),
       ].join("\n"),
     );
   }
-  return health.status === "up" ? EXIT.ok : EXIT.failed;
+  return health.status === "up" && othersOk ? EXIT.ok : EXIT.failed;
+}
+
+/** qBittorrent and Sonarr/Radarr: each answers or not (the seed's health check). */
+async function checkServices(s: Services): Promise<Record<string, { up: boolean; detail: string }>> {
+  const out: Record<string, { up: boolean; detail: string }> = {};
+  const signal = AbortSignal.timeout(15_000);
+  await Promise.all([
+    ...s.clients.qbit.map(async (q) => {
+      try {
+        const [v, st] = await Promise.all([q.version(signal), q.serverState(signal)]);
+        out[q.instance.name] = {
+          up: st.connectionStatus !== "disconnected",
+          detail: `qBittorrent ${v.app}, ${st.connectionStatus}`,
+        };
+      } catch (err) {
+        out[q.instance.name] = { up: false, detail: errorMessage(err) };
+      }
+    }),
+    ...s.clients.arr.map(async (a) => {
+      try {
+        const st = await a.systemStatus(signal);
+        out[a.instance.name] = { up: true, detail: `${st.appName} ${st.version}` };
+      } catch (err) {
+        out[a.instance.name] = { up: false, detail: errorMessage(err) };
+      }
+    }),
+  ]);
+  return out;
+}
+
+function serviceLines(services: Record<string, { up: boolean; detail: string }>): string[] {
+  return Object.entries(services).map(([name, x]) => `${name}: ${x.up ? "up" : "DOWN"} — ${x.detail}`);
 }
 
 async function status(s: Services, io: CliIo, json: boolean): Promise<number> {

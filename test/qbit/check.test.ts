@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import qbitCheck from "../../functions/qbit-check.ts";
+import { createApp } from "../../shared/app.ts";
 import { type Clients, noClients } from "../../shared/clients/index.ts";
 import type { NotifyEvent } from "../../shared/clients/notify.ts";
 import { createQbitClient } from "../../shared/clients/qbittorrent.ts";
@@ -8,7 +9,7 @@ import type { Db } from "../../shared/db.ts";
 import { buildRuleSet, parseRulesFile, type RuleSet } from "../../shared/qbit/rules.ts";
 import { createFakeQbit, type FakeQbit, makeQbitTorrent } from "../fakes/qbittorrent.ts";
 import { createFakeArr, type FakeArr, makeQueueRecord } from "../fakes/servarr.ts";
-import { makeConfig, makeDb, makeRunner } from "../helpers/factories.ts";
+import { makeConfig, makeDb, makeLog, makeRunner } from "../helpers/factories.ts";
 
 let db: Db;
 let qbit: FakeQbit;
@@ -118,6 +119,30 @@ describe("qbit-check against fake qBittorrent, Sonarr and Radarr", () => {
       "arr_queue_remove done",
       "arr_search done",
     ]);
+  });
+
+  it("GET /api/qbit shows the strikes and the actions", async () => {
+    const a = episode({}, 1, 11, 101);
+    qbit.trackers.set(a.hash, notWorking("Unregistered torrent"));
+    const b = episode({ state: "stalledDL" }, 2, 21, 201);
+    const runner = runnerWith();
+    await run(runner);
+    await run(runner);
+    const app = createApp({ config: makeConfig(), db, runner, log: makeLog(), probes: {} });
+    const body = await (await app.request("/api/qbit")).json();
+    expect(body.byClass).toEqual({ stalled: 1, tracker: 1 });
+    expect(body.items).toEqual([
+      expect.objectContaining({
+        downloadId: a.hash,
+        class: "tracker",
+        strikes: 2,
+        needed: 2,
+        actedAt: expect.any(String),
+      }),
+      expect.objectContaining({ downloadId: b.hash, class: "stalled", strikes: 2, needed: 6, actedAt: null }),
+    ]);
+    expect(body.recentActions.map((x: { kind: string }) => x.kind)).toEqual(["arr_search", "arr_queue_remove"]);
+    expect((await app.request("/api/qbit?class=Bad!")).status).toBe(400);
   });
 
   it("never removes for a tracker that is down, and never deletes a private torrent from the client", async () => {
