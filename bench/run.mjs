@@ -18,6 +18,8 @@ await build({
     "bench/sweep.ts",
     "bench/match.ts",
     "bench/repair-throughput.ts",
+    "bench/fake-qbit-server.ts",
+    "bench/qbit-check.ts",
   ],
   outdir: OUT,
   outExtension: { ".js": ".mjs" },
@@ -238,6 +240,61 @@ function record(name, unit, target, values, extra = {}) {
     250,
     runs.map((r) => r.maxInWindow),
   );
+}
+
+// qbit-check: 5,000 queue items over Sonarr and Radarr and 5,000 qBittorrent torrents, services in their own
+// process at no latency; the CPU time of RDTM's process for one run, and how many requests it needed.
+{
+  const child = spawn(process.execPath, [`${OUT}/fake-qbit-server.mjs`, "5000"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const urls = await new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const m = /READY (\S+) (\S+) (\S+)/.exec(buf);
+      if (m) resolve(m.slice(1, 4));
+    });
+    child.once("exit", (code) => reject(new Error(`fake qbit exited ${code}`)));
+  });
+  try {
+    const dir = mkdtempSync(join(tmpdir(), "rdtm-bench-qbit-"));
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) {
+      const out = execFileSync(process.execPath, [`${OUT}/qbit-check.mjs`, ...urls, join(dir, `q-${i}.db`)], {
+        encoding: "utf8",
+      });
+      runs.push(JSON.parse(out.trim().split("\n").at(-1)));
+    }
+    const r0 = runs[0];
+    const pages = Object.entries(r0.byEndpoint)
+      .filter(([k]) => k.endsWith("/queue"))
+      .reduce((a, [, n]) => a + n, 0);
+    record(
+      "qbit-check, 5k queue items + 5k torrents (CPU of a warm run)",
+      "ms",
+      1000,
+      runs.map((r) => r.cpuMs),
+      {
+        wallMs: Math.round(median(runs.map((r) => r.wallMs))),
+        coldCpuMs: Math.round(median(runs.map((r) => r.coldCpuMs))),
+        requests: r0.requests,
+        queuePages: pages,
+        candidates: r0.candidates,
+        downloads: r0.downloads,
+      },
+    );
+    // O(pages + candidates): everything beyond queue pages and one tracker read per candidate is a constant.
+    record(
+      "qbit-check requests beyond pages + candidates",
+      "requests",
+      10,
+      runs.map((r) => r.requests - pages - r.candidates),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    child.stdin.end();
+  }
 }
 
 const BASE = new Set(["name", "value", "unit", "target", "pass", "runs"]);
