@@ -47,6 +47,8 @@ describe("RD in /health and rdtm check", () => {
     const body = await res.json();
     expect(body.status).toBe("degraded");
     expect(body.services.realDebrid).toMatchObject({ status: "down", tokenValid: false });
+    // The seed's at-a-glance map: each service up or not.
+    expect(body.up).toEqual({ database: true, jobs: true, realDebrid: false });
     expect(body.services.realDebrid.error).toMatch(/token rejected/);
   });
 
