@@ -1,4 +1,4 @@
-import { get as httpRequest, type IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import * as v from "valibot";
 import { ConfigError, errorMessage, UpstreamError } from "../errors.ts";
 import { MalformedResponseError, parseResponse } from "../validate.ts";
@@ -209,7 +209,9 @@ function configXmlHostPath(c: DockerContainer): string | undefined {
   return best && best.source + target.slice(best.destination.length);
 }
 
-function httpGet(socketPath: string, path: string, signal: AbortSignal) {
+async function httpGet(socketPath: string, path: string, signal: AbortSignal) {
+  // Loaded on use: the Worker bundle shares this module and has no node:http (nor a socket to talk to).
+  const { get: httpRequest } = await import("node:http");
   return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
     // agent: false → one connection per call, closed after it, so nothing keeps the process alive.
     const req = httpRequest({ socketPath, path, agent: false, signal }, (res) => {
