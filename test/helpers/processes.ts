@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { join } from "node:path";
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** Every child gets killed after this, whatever the test does. */
 const WATCHDOG_MS = 180_000;
+const HAS_SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].some((p) => existsSync(p));
 
 /** A fresh temporary directory. */
 export function tempDir(prefix = "rdtm-"): string {
@@ -40,7 +41,10 @@ export function spawnProc(
   args: string[],
   opts: { env?: Record<string, string>; cwd?: string; group?: boolean } = {},
 ): Proc {
-  const child = spawn(cmd, args, {
+  // setpriv --pdeathsig: the child is killed when the test process dies, even by SIGKILL, so no server
+  // outlives its test (the watchdog below only fires while this process lives).
+  const [file, argv] = HAS_SETPRIV ? ["setpriv", ["--pdeathsig", "KILL", cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", TZ: "UTC", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
