@@ -123,6 +123,8 @@ describe("parseConfig", () => {
         "RD_API_TOKEN",
         "DISCORD_WEBHOOK_URL",
         "WEBHOOK_URL",
+        "TELEGRAM_BOT_TOKEN",
+        "SLACK_WEBHOOK_URL",
         "PLEX_TOKEN",
         "QBIT_PASSWORD",
         "QBIT_API_KEY",

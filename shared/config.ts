@@ -78,7 +78,7 @@ const NameList = v.pipe(
   v.check((l) => l.every((p) => !p.includes("/") && p !== ".." && p !== "."), "expected folder names without '/'"),
 );
 
-const Webhook = (kind: "discord" | "webhook") =>
+const Webhook = (kind: "discord" | "webhook" | "slack") =>
   v.pipe(
     v.string(),
     v.trim(),
@@ -186,6 +186,22 @@ export const CONFIG_VARS = {
     default: "auto",
     doc: "auto: readable on a terminal, JSON lines otherwise",
     invalidSample: "xml",
+  },
+  LOG_FILE: {
+    schema: v.pipe(v.string(), v.trim(), v.minLength(1, "expected a file path")),
+    doc: "Also write JSON log lines to this file, rotated at 10 MB, 5 files kept (as in the seed)",
+    invalidSample: " ",
+  },
+  METRICS_FILE: {
+    schema: v.pipe(v.string(), v.trim(), v.minLength(1, "expected a file path")),
+    doc: "Append one JSON line per job run (the seed's logs/metrics.jsonl)",
+    invalidSample: " ",
+  },
+  SESSION_HOURS: {
+    schema: int(1, 24 * 90),
+    default: "168",
+    doc: "How long a dashboard login lasts",
+    invalidSample: "0",
   },
   LEASE_TTL_SECONDS: {
     schema: int(2, 3600),
@@ -360,6 +376,43 @@ export const CONFIG_VARS = {
     default: "repair_failed,repair_done,mount_guard,rate_limit_lockout,download_problem",
     doc: "Which events are sent (comma-separated)",
     invalidSample: "repair_started",
+  },
+  TELEGRAM_BOT_TOKEN: {
+    schema: v.pipe(v.string(), v.trim(), v.regex(/^\d+:[\w-]{20,}$/, "expected a bot token like 123456:ABC…")),
+    doc: "Telegram bot token for notifications (with TELEGRAM_CHAT_ID)",
+    secret: true,
+    invalidSample: "not-a-token",
+  },
+  TELEGRAM_CHAT_ID: {
+    schema: v.pipe(v.string(), v.trim(), v.regex(/^(-?\d+|@\w{5,})$/, "expected a chat id or @channel")),
+    doc: "Telegram chat to notify (numeric id, or @channelname)",
+    invalidSample: "chat!",
+  },
+  SLACK_WEBHOOK_URL: {
+    schema: Webhook("slack"),
+    doc: "Slack incoming webhook for notifications",
+    secret: true,
+    invalidSample: "https://example.com/hook",
+  },
+  NOTIFY_DISCORD_EVENTS: {
+    schema: EventList,
+    doc: "Events sent to Discord (default: NOTIFY_EVENTS)",
+    invalidSample: "nope",
+  },
+  NOTIFY_WEBHOOK_EVENTS: {
+    schema: EventList,
+    doc: "Events sent to WEBHOOK_URL (default: NOTIFY_EVENTS)",
+    invalidSample: "nope",
+  },
+  NOTIFY_TELEGRAM_EVENTS: {
+    schema: EventList,
+    doc: "Events sent to Telegram (default: NOTIFY_EVENTS)",
+    invalidSample: "nope",
+  },
+  NOTIFY_SLACK_EVENTS: {
+    schema: EventList,
+    doc: "Events sent to Slack (default: NOTIFY_EVENTS)",
+    invalidSample: "nope",
   },
   PLEX_URL: {
     schema: HttpUrl,

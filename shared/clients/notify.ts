@@ -229,13 +229,19 @@ function webhookPayload(events: readonly NotifyEvent[], omitted: number) {
 const DISCORD_HOSTS = new Set(["discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"]);
 
 /** Why a configured webhook URL is unusable, or undefined; messages never repeat the URL (it holds a token). */
-export function checkWebhookUrl(url: string, kind: "discord" | "webhook"): string | undefined {
+export function checkWebhookUrl(url: string, kind: "discord" | "webhook" | "slack"): string | undefined {
   if (!URL.canParse(url)) return "is not a valid URL";
   const u = new URL(url);
-  if (kind === "discord" && u.protocol !== "https:") return "must be an https:// URL";
+  if (kind !== "webhook" && u.protocol !== "https:") return "must be an https:// URL";
   if (u.protocol !== "https:" && u.protocol !== "http:") return "must be an http:// or https:// URL";
   if (u.username !== "" || u.password !== "") return "must not contain credentials (user:password@)";
   if (kind === "webhook") return undefined;
+  if (kind === "slack") {
+    if (u.hostname !== "hooks.slack.com" || u.port !== "") return "must be a hooks.slack.com webhook URL";
+    if (!/^\/services\/[\w]+\/[\w]+\/[\w]+\/?$/.test(u.pathname))
+      return "must look like https://hooks.slack.com/services/<T…>/<B…>/<secret>";
+    return undefined;
+  }
   if (!DISCORD_HOSTS.has(u.hostname) || u.port !== "") return "must be a discord.com webhook URL";
   if (!/^\/api\/webhooks\/\d+\/[\w-]+\/?$/.test(u.pathname))
     return "must look like https://discord.com/api/webhooks/<id>/<token>";
