@@ -13,6 +13,7 @@ import { checkHealth, type HealthProbe } from "./health.ts";
 import { listJobs } from "./jobs-view.ts";
 import { mountLibraryApi } from "./library/api.ts";
 import type { Logger } from "./log.ts";
+import { mountOpenApi } from "./openapi.ts";
 import { mountQbitApi } from "./qbit/api.ts";
 import { mountRepairApi } from "./repair/api.ts";
 import { type Runner, type RunResult, UnknownJobError } from "./runner.ts";
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps) {
   mountLibraryApi(app, deps.db, auth);
   mountRepairApi(app, deps.db, auth);
   mountQbitApi(app, deps.db);
+  mountOpenApi(app);
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 

@@ -71,7 +71,17 @@ export function createClients(
     createNotifier({
       discordWebhookUrl: config.DISCORD_WEBHOOK_URL,
       webhookUrl: config.WEBHOOK_URL,
+      slackWebhookUrl: config.SLACK_WEBHOOK_URL,
+      ...(config.TELEGRAM_BOT_TOKEN && config.TELEGRAM_CHAT_ID
+        ? { telegram: { botToken: config.TELEGRAM_BOT_TOKEN, chatId: config.TELEGRAM_CHAT_ID } }
+        : {}),
       events: config.NOTIFY_EVENTS,
+      channels: {
+        discord: config.NOTIFY_DISCORD_EVENTS,
+        webhook: config.NOTIFY_WEBHOOK_EVENTS,
+        telegram: config.NOTIFY_TELEGRAM_EVENTS,
+        slack: config.NOTIFY_SLACK_EVENTS,
+      },
       log,
       ...transport,
     });

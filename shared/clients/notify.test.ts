@@ -3,8 +3,14 @@ import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  createFakeChatHooks,
+  type FakeChatHooks,
+  parseTelegramHtml,
+  slackMentions,
+} from "../../test/fakes/chat-hooks.ts";
 import { createLogger } from "../log.ts";
-import { checkWebhookUrl, createNotifier, type NotifyEvent } from "./notify.ts";
+import { checkWebhookUrl, createNotifier, NOTIFY_EVENT_KINDS, type NotifyEvent } from "./notify.ts";
 
 const TOKEN = "SeCrEtToKeN_abc-123";
 const DISCORD_PATH = `/api/webhooks/123456789012345678/${TOKEN}`;
@@ -303,6 +309,260 @@ describe("createNotifier", () => {
     const embed = srv.received[0]?.body.embeds[0];
     expect(embed.timestamp).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
     expect(embed).not.toHaveProperty("description");
+  });
+});
+
+const telegramOf = (fake: FakeChatHooks, apiBase = fake.telegramApiBase) => ({
+  botToken: fake.botToken,
+  chatId: fake.chatId,
+  apiBase,
+});
+type Chat = "telegram" | "slack";
+/** A notifier with only the given chat channel, talking to the fake over its fetch. */
+function chatNotifier(channel: Chat, fake: FakeChatHooks, log = capture().log) {
+  const target = channel === "telegram" ? { telegram: telegramOf(fake) } : { slackWebhookUrl: fake.slackWebhookUrl };
+  return createNotifier({ ...target, fetch: fake.fetch, log });
+}
+const sections = (m: FakeChatHooks["slack"][number] | undefined) => (m?.blocks ?? []).map((b) => b.text?.text ?? "");
+/** Events per received message (0 for a summary): Telegram parts them by a blank line, Slack by section. */
+const perMessage = (channel: Chat, fake: FakeChatHooks) =>
+  channel === "telegram"
+    ? fake.telegram.map((m) => (m.text.startsWith("…and") ? 0 : m.text.split("\n\n").length))
+    : fake.slack.map((m) => m.blocks?.length ?? 0);
+const lastText = (channel: Chat, fake: FakeChatHooks) =>
+  (channel === "telegram" ? fake.telegram.at(-1)?.text : fake.slack.at(-1)?.text) ?? "";
+
+describe("Telegram", () => {
+  it("posts HTML to the bot's sendMessage without link previews", async () => {
+    const fake = createFakeChatHooks();
+    const n = chatNotifier("telegram", fake);
+    n.add(makeEvent({ title: "Repair failed", detail: "no seeders", fields: { torrent: "abc", attempts: 3 } }));
+    n.add(makeEvent({ kind: "repair_done", title: "Repaired", detail: "" }));
+    expect(await n.flush()).toEqual({ sent: 1, failed: 0 });
+    expect(fake.telegram).toEqual([
+      {
+        chat_id: fake.chatId,
+        text: "<b>Repair failed</b>\nno seeders\n<b>torrent</b>: abc\n<b>attempts</b>: 3\n\n<b>Repaired</b>",
+        parse_mode: "HTML",
+        disable_web_page_preview: true,
+      },
+    ]);
+  });
+
+  it("escapes &, < and > in titles, details and fields", async () => {
+    const fake = createFakeChatHooks();
+    const n = chatNotifier("telegram", fake);
+    const raw = { title: "<b>Movie & Co</b>", detail: "a < b && c > d &amp; </i>", fields: { "<tag>": "x&y" } };
+    n.add(makeEvent(raw));
+    expect(await n.flush()).toEqual({ sent: 1, failed: 0 });
+    const text = fake.telegram[0]?.text ?? "";
+    expect(text).toBe(
+      "<b>&lt;b&gt;Movie &amp; Co&lt;/b&gt;</b>\na &lt; b &amp;&amp; c &gt; d &amp;amp; &lt;/i&gt;\n" +
+        "<b>&lt;tag&gt;</b>: x&amp;y",
+    );
+    expect(parseTelegramHtml(text)).toEqual({ text: `${raw.title}\n${raw.detail}\n<tag>: x&y` });
+  });
+
+  it("splits at 4,096 characters and shortens a long event without cutting an entity", async () => {
+    const fake = createFakeChatHooks();
+    const n = chatNotifier("telegram", fake);
+    n.add(makeEvent({ detail: "&<>".repeat(5000) }));
+    for (const e of events(5, { kind: "repair_done", detail: "x".repeat(1500) })) n.add(e);
+    expect(await n.flush()).toEqual({ sent: 4, failed: 0 });
+    expect(perMessage("telegram", fake)).toEqual([1, 2, 2, 0]);
+    for (const m of fake.telegram) expect(m.text.length).toBeLessThanOrEqual(4096);
+    const first = fake.telegram[0]?.text ?? "";
+    expect(first.length).toBeGreaterThan(4000);
+    expect(first).toMatch(/&gt;…$/);
+    expect(lastText("telegram", fake)).toBe("…and 1 more (1 repair_done)");
+  });
+
+  it("uses api.telegram.org by default and never logs the bot token", async () => {
+    // The fake answers only its own origin, so this request fails as an unknown host would.
+    const fake = createFakeChatHooks();
+    const { log, lines, records } = capture();
+    const n = createNotifier({ telegram: { botToken: fake.botToken, chatId: fake.chatId }, fetch: fake.fetch, log });
+    for (const e of events(25)) n.add(e);
+    expect(await n.flush()).toEqual({ sent: 0, failed: 3 });
+    expect(records()[0]).toMatchObject({
+      level: "warn",
+      target: "telegram",
+      host: "api.telegram.org",
+      error: "getaddrinfo ENOTFOUND api.telegram.org",
+    });
+    expect(lines.join("\n")).not.toContain(fake.botToken.split(":")[1]);
+  });
+
+  it("counts a chat Telegram does not know as failed and logs Telegram's description", async () => {
+    const fake = createFakeChatHooks();
+    const { log, records } = capture();
+    const n = createNotifier({ telegram: { ...telegramOf(fake), chatId: "-100999" }, fetch: fake.fetch, log });
+    n.add(makeEvent());
+    expect(await n.flush()).toEqual({ sent: 0, failed: 1 });
+    expect(records()[0]).toMatchObject({ status: 400, error: "Bad Request: chat not found", attempts: 1 });
+  });
+
+  it("the fake refuses unescaped HTML and text past 4,096 characters, as Telegram does", async () => {
+    const fake = createFakeChatHooks();
+    const send = (text: string) =>
+      fake.fetch(`${fake.telegramApiBase}/bot${fake.botToken}/sendMessage`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ chat_id: fake.chatId, text, parse_mode: "HTML" }),
+      });
+    for (const text of ["a < b", "Q&A", "<script>x</script>", "<b>open", "y".repeat(4097)])
+      expect((await send(text)).status).toBe(400);
+    expect((await send(`<b>ok</b> &lt;&amp;&gt; ${"y".repeat(4080)}`)).status).toBe(200);
+  });
+});
+
+describe("Slack", () => {
+  it("posts mrkdwn sections with the titles as notification text", async () => {
+    const fake = createFakeChatHooks();
+    const n = chatNotifier("slack", fake);
+    n.add(makeEvent({ title: "Repair failed", detail: "no seeders", fields: { torrent: "abc" } }));
+    n.add(makeEvent({ kind: "mount_guard", title: "Mount is empty", detail: "" }));
+    expect(await n.flush()).toEqual({ sent: 1, failed: 0 });
+    expect(fake.slack).toEqual([
+      {
+        text: "Repair failed\nMount is empty",
+        blocks: [
+          { type: "section", text: { type: "mrkdwn", text: "*Repair failed*\nno seeders\n*torrent*: abc" } },
+          { type: "section", text: { type: "mrkdwn", text: "*Mount is empty*" } },
+        ],
+      },
+    ]);
+  });
+
+  it("escapes &, < and > so that event text cannot ping or link", async () => {
+    const fake = createFakeChatHooks();
+    const n = chatNotifier("slack", fake);
+    n.add(makeEvent({ title: "<!channel> Tom & Jerry", detail: "<@U024BE7LH> <https://evil.example|click>" }));
+    await n.flush();
+    const [section] = sections(fake.slack[0]);
+    expect(section).toBe("*&lt;!channel&gt; Tom &amp; Jerry*\n&lt;@U024BE7LH&gt; &lt;https://evil.example|click&gt;");
+    expect(fake.slack[0]?.text).toBe("&lt;!channel&gt; Tom &amp; Jerry");
+    expect(slackMentions(JSON.stringify(fake.slack))).toEqual([]);
+  });
+
+  it("keeps a section within 3,000 characters and a message within ten events", async () => {
+    const fake = createFakeChatHooks();
+    const n = chatNotifier("slack", fake);
+    n.add(makeEvent({ detail: "<".repeat(5000) }));
+    for (const e of events(24)) n.add(e);
+    expect(await n.flush()).toEqual({ sent: 3, failed: 0 });
+    expect(perMessage("slack", fake)).toEqual([10, 10, 5]);
+    const first = sections(fake.slack[0])[0] ?? "";
+    expect(first.length).toBeLessThanOrEqual(3000);
+    expect(first).toMatch(/&lt;…$/);
+  });
+});
+
+describe.each<Chat>(["telegram", "slack"])("%s, like Discord,", (channel) => {
+  it("summarises events past the thirtieth in one last message", async () => {
+    const fake = createFakeChatHooks();
+    const n = chatNotifier(channel, fake);
+    for (const e of events(40, { kind: "repair_done" })) n.add(e);
+    for (const e of events(5)) n.add(e);
+    expect(await n.flush()).toEqual({ sent: 4, failed: 0 });
+    expect(perMessage(channel, fake)).toEqual([10, 10, 10, 0]);
+    expect(lastText(channel, fake)).toBe("…and 15 more (10 repair_done, 5 repair_failed)");
+  });
+
+  it("retries a 429 once after the wait the service asks for", async () => {
+    const fake = createFakeChatHooks();
+    fake.rateLimit(channel, 1);
+    const n = chatNotifier(channel, fake);
+    n.add(makeEvent());
+    const started = Date.now();
+    expect(await n.flush()).toEqual({ sent: 1, failed: 0 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(fake.requests.map((r) => r.status)).toEqual([429, 200]);
+  });
+
+  it("does not wait out a long 429 and stops sending for this flush", async () => {
+    const fake = createFakeChatHooks();
+    fake.rateLimit(channel, 30);
+    const { log, records } = capture();
+    const n = chatNotifier(channel, fake, log);
+    for (const e of events(25)) n.add(e);
+    const started = Date.now();
+    expect(await n.flush()).toEqual({ sent: 0, failed: 3 });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(fake.requests).toHaveLength(1);
+    expect(records()[0]).toMatchObject({ target: channel, status: 429, attempts: 1 });
+  });
+
+  it.each(["an HTTP 500 quoting the URL and secret", "an unreachable host"])(
+    "counts %s as failed without throwing or logging the secret",
+    async (fault) => {
+      const fake = createFakeChatHooks();
+      const telegram = channel === "telegram";
+      const url = telegram ? `${fake.telegramApiBase}/bot${fake.botToken}/sendMessage` : fake.slackWebhookUrl;
+      const secret = telegram ? fake.botToken : (fake.slackWebhookUrl.split("/").at(-1) ?? "");
+      const quote = `${url} (secret ${secret})`;
+      fake.inject({ service: channel, status: 500, body: `upstream error for ${quote}` });
+      const refuse = () => Promise.reject(new TypeError("fetch failed", { cause: new Error(`refused ${quote}`) }));
+      const { log, lines, records } = capture();
+      const target = telegram ? { telegram: telegramOf(fake) } : { slackWebhookUrl: fake.slackWebhookUrl };
+      const n = createNotifier({ ...target, fetch: fault.startsWith("an HTTP") ? fake.fetch : refuse, log });
+      for (const e of events(12)) n.add(e);
+
+      // A rejected message does not stop the next one; an unreachable host does.
+      const expected = fault.startsWith("an HTTP") ? { sent: 1, failed: 1 } : { sent: 0, failed: 2 };
+      expect(await n.flush()).toEqual(expected);
+      expect(records()[0]).toMatchObject({ level: "warn", target: channel, host: "chat-hooks.fake" });
+      expect(records()[0].error).toMatch(/^(upstream error for|refused) chat-hooks\.fake \(secret \*\*\*\)$/);
+      for (const line of lines) {
+        expect(line).not.toContain(secret);
+        expect(line).not.toContain(secret.split(":").at(-1));
+      }
+    },
+  );
+});
+
+describe("per-channel events", () => {
+  it("sends each channel only its kinds, with `events` as the default, over loopback", async () => {
+    const discord = await startServer();
+    const fake = createFakeChatHooks();
+    const chat = await fake.listen();
+    closers.push(chat.close);
+    const n = createNotifier({
+      discordWebhookUrl: discord.discordUrl,
+      telegram: telegramOf(fake, chat.telegramApiBase),
+      slackWebhookUrl: chat.slackWebhookUrl,
+      log: capture().log,
+      events: new Set(["repair_failed", "repair_done"]),
+      channels: { discord: new Set(["repair_failed"]), slack: new Set(NOTIFY_EVENT_KINDS) },
+    });
+    for (const kind of NOTIFY_EVENT_KINDS) n.add(makeEvent({ kind, title: kind, detail: "" }));
+    expect(n.pending()).toBe(5);
+
+    expect(await n.flush()).toEqual({ sent: 3, failed: 0 });
+    expect(discord.received.map((r) => r.body.embeds.map((e: { title: string }) => e.title))).toEqual([
+      ["repair_failed"],
+    ]);
+    expect(fake.telegram.map((m) => m.text)).toEqual(["<b>repair_failed</b>\n\n<b>repair_done</b>"]);
+    expect(fake.slack[0]?.text).toBe(NOTIFY_EVENT_KINDS.join("\n"));
+  });
+
+  it("queues nothing no channel wants, and reports dropped events only where they were wanted", async () => {
+    const fake = createFakeChatHooks();
+    const n = createNotifier({
+      telegram: telegramOf(fake),
+      slackWebhookUrl: fake.slackWebhookUrl,
+      fetch: fake.fetch,
+      log: capture().log,
+      channels: { telegram: new Set(["repair_failed"]), slack: new Set(["mount_guard", "repair_done"]) },
+    });
+    n.add(makeEvent({ kind: "download_problem" }));
+    expect(n.pending()).toBe(0);
+    for (const e of events(1000, { kind: "repair_done" })) n.add(e);
+    n.add(makeEvent({ kind: "repair_failed" }));
+    n.add(makeEvent({ kind: "mount_guard" }));
+    expect(await n.flush()).toEqual({ sent: 5, failed: 0 });
+    expect(fake.telegram.map((m) => m.text)).toEqual(["…and 1 more (1 dropped)"]);
+    expect(fake.slack.at(-1)?.text).toBe("…and 971 more (970 repair_done, 1 dropped)");
   });
 });
 
