@@ -1,4 +1,5 @@
-// Bundles the Node entry (dist/cli.mjs) and the Worker entry (dist/worker.mjs) with esbuild.
+// Bundles the Node entries (dist/cli.mjs, and dist/demo.mjs for `npm run demo`) and the Worker entry
+// (dist/worker.mjs) with esbuild.
 // Node keeps node_modules external (libsql is native); the Worker bundles everything for workerd.
 import { build } from "esbuild";
 
@@ -17,6 +18,14 @@ await Promise.all([
   }),
   build({
     ...common,
+    entryPoints: ["shared/demo/main.ts"],
+    outfile: "dist/demo.mjs",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+  }),
+  build({
+    ...common,
     entryPoints: ["shared/worker.ts"],
     outfile: "dist/worker.mjs",
     platform: "neutral",
@@ -26,4 +35,4 @@ await Promise.all([
     external: ["node:*"],
   }),
 ]);
-if (!quiet) console.error(`built dist/cli.mjs and dist/worker.mjs in ${Date.now() - started} ms`);
+if (!quiet) console.error(`built dist/cli.mjs, dist/demo.mjs and dist/worker.mjs in ${Date.now() - started} ms`);

@@ -8,6 +8,8 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
   out: (t) => process.stdout.write(`${t}\n`),
   err: (t) => process.stderr.write(`${t}\n`),
+  // Progress bars redraw one line in place, so they go out without a newline.
+  write: (t) => process.stdout.write(t),
   tty: process.stdout.isTTY === true,
   stopSignal,
 });

@@ -1,17 +1,20 @@
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { accountCounts, serializeProgress } from "./api.ts";
 import { serializeRun } from "./app.ts";
 import { migrate } from "./db.ts";
 import { withDotenv } from "./dotenv.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
+import type { JobSummary } from "./job.ts";
 import { listJobs } from "./jobs-view.ts";
-import { serializeSweep } from "./library/api.ts";
+import { mountGuardProbe, serializeSweep } from "./library/api.ts";
 import { readSweepState, requestSweep } from "./library/sweep-state.ts";
 import { backupDatabase } from "./maintenance/backup.ts";
 import { nodeHost, startServer } from "./node.ts";
 import { checkRealDebrid } from "./rd/health.ts";
 import { readProgress, requestFullRescan } from "./rd/scan-progress.ts";
 import { RepairConflict, repairFor, serializeRepair } from "./repair/api.ts";
+import type { Runner, RunOptions, RunResult } from "./runner.ts";
 import { createServices, type Services } from "./services.ts";
 
 /** Exit codes scripts can rely on. */
@@ -25,6 +28,10 @@ export interface CliIo {
   tty: boolean;
   /** Resolves when the process is asked to stop (SIGTERM/SIGINT); used by `serve`. */
   stopSignal: Promise<string>;
+  /** Asks the user a question on the terminal (default: stdin via node:readline). */
+  ask?: (question: string) => Promise<string>;
+  /** Writes without a newline, to redraw progress bars (default: stderr). */
+  write?: (text: string) => void;
 }
 
 const HELP: Record<string, string> = {
@@ -35,10 +42,10 @@ Usage: rdtm <command> [options]
 Commands:
   serve                 run the HTTP server and every scheduled job
   run <job>             run one job now and print its result
-  status                jobs (schedule, next and last run), scan progress, torrents by status, repairs
+  status                jobs, scan and sweep progress, counts of torrents, repairs, broken links, strikes
   check                 check the Real-Debrid token, premium days left and active torrents
-  scan reset            start a new full scan from the top at the next run
-  sweep status|start    library sweep progress and mount guard; start a new sweep at the next run
+  scan reset|full       start a new full scan at the next run; or run a whole full scan now
+  sweep status|start|run  sweep progress and mount guard; start a new sweep; or run a whole sweep now
   retries               repairs waiting for their next attempt, and hashes that failed for good
   repair <id|hash>      repair one torrent now (by RD torrent id or info hash), as far as it can go
   migrate               apply pending database migrations
@@ -50,7 +57,11 @@ Global options:
   -v, --version         print the version
 
 Exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid configuration, 4 skipped (job busy)`,
-  serve: `Usage: rdtm serve\n\nStarts the HTTP server (PORT, HOST) and schedules every job. Stops cleanly on SIGTERM/SIGINT.`,
+  serve: `Usage: rdtm serve
+
+Starts the HTTP server (PORT, HOST) and schedules every job. Stops cleanly on SIGTERM/SIGINT.
+On a terminal with DRY_RUN set nowhere (environment or env file), asks for the run mode first:
+1) DRY-RUN, or 2) REAL, which must be confirmed by typing 'yes'.`,
   run: `Usage: rdtm run <job> [--dry-run | --real] [--limit N] [--json]
 
   --dry-run     record what would be done, change nothing (default: DRY_RUN)
@@ -61,10 +72,21 @@ Exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid configuration, 4 skippe
   --config F    qbit-check rules file (QBIT_RULES_FILE)
 
 Exit code: 0 succeeded, 1 failed or aborted, 4 skipped because the job is running elsewhere.`,
-  status: `Usage: rdtm status [--json]\n\nLists every job (schedule, next run, current run, last run), the scans' progress,\ntorrents by status and repairs by state.`,
+  status: `Usage: rdtm status [--json]
+
+Lists every job (schedule, next run, current run, last run), the scan and sweep progress, and the
+dashboard's counts: torrents by status, repairs by state, broken links, qBittorrent strikes by class,
+and the mount guard.`,
   check: `Usage: rdtm check [--json]\n\nChecks the Real-Debrid token (valid, premium days left) and active torrents, and that every\nqBittorrent, Sonarr and Radarr instance answers.\nExit code: 0 ok, 1 a problem was found.`,
-  sweep: `Usage: rdtm sweep status|start [--json]\n\nstatus: the library sweep's progress (entries, links, broken, matched) and the mount guard.\nstart: a new sweep from the start at the next run of symlink-sweep.`,
-  scan: `Usage: rdtm scan reset [--json]\n\nStarts a new full scan of the account from the top at the next run of rd-full-scan-page.`,
+  sweep: `Usage: rdtm sweep status|start|run [--json]
+
+status: the library sweep's progress (entries, links, broken, matched) and the mount guard.
+start: a new sweep from the start at the next run of symlink-sweep.
+run: runs symlink-sweep slices now until the sweep completes (a progress bar on a terminal).`,
+  scan: `Usage: rdtm scan reset|full [--json]
+
+reset: starts a new full scan of the account from the top at the next run of rd-full-scan-page.
+full: runs rd-full-scan-page now, page after page, until the scan completes (a progress bar on a terminal).`,
   retries: `Usage: rdtm retries [--json]\n\nLists open repairs (state, attempt, next attempt, last error), oldest due first,\nand the hashes that failed for good (reset one with rdtm repair <hash>).`,
   repair: `Usage: rdtm repair <torrent-id|hash> [--dry-run | --real] [--json]
 
@@ -90,7 +112,7 @@ const OPTIONS = {
 } as const;
 
 /** Commands that take an action word, and the actions they know. */
-const ACTIONS: Record<string, string[]> = { scan: ["reset"], sweep: ["status", "start"] };
+const ACTIONS: Record<string, string[]> = { scan: ["reset", "full"], sweep: ["status", "start", "run"] };
 
 const COMMAND_OPTIONS: Record<string, string[]> = {
   serve: ["verbose", "config"],
@@ -168,7 +190,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     ...(values.config !== undefined ? { QBIT_RULES_FILE: values.config } : {}),
   };
   try {
-    if (command === "serve") return await serve(env, io);
+    if (command === "serve") {
+      const chosen = await chooseRunMode(env, io);
+      return chosen ? await serve(chosen, io) : EXIT.ok;
+    }
     const services = await createServices({
       env,
       host: nodeHost(env.LIBSQL_URL ?? "file:data/rdtm.db"),
@@ -195,6 +220,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         case "check":
           return await check(services, io, values.json === true);
         case "scan": {
+          if (rest[0] === "full") return await scanFull(services, io, values.json === true);
           const p = serializeProgress(await requestFullRescan(services.db, Date.now()));
           io.out(
             values.json ? JSON.stringify({ full: p }) : "a new full scan starts at the next run of rd-full-scan-page",
@@ -202,6 +228,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           return EXIT.ok;
         }
         case "sweep": {
+          if (rest[0] === "run") return await sweepRun(services, io, values.json === true);
           if (rest[0] === "start") await requestSweep(services.db, Date.now());
           const sweep = serializeSweep(await readSweepState(services.db));
           if (values.json) io.out(JSON.stringify({ sweep }));
@@ -267,7 +294,14 @@ async function runJob(
   if (!s.runner.jobs.some((j) => j.name === name)) {
     return usage(io, "run", `unknown job '${name}' (jobs: ${s.runner.jobs.map((j) => j.name).join(", ")})`);
   }
-  const result = await s.runner.run(name, { trigger: "cli", dryRun: opts.dryRun, limit: opts.limit });
+  const line = liveLine(io);
+  let tick = 0;
+  // Jobs report progress through ctx.progress(); the runner keeps the last report of a run in flight.
+  const watch = (p: JobSummary | null) =>
+    line.draw(`${name} ${renderBar(0, null, tick++)} ${p ? counts(p) : "starting"}`);
+  const runOpts = { trigger: "cli", dryRun: opts.dryRun, limit: opts.limit } as const;
+  const result = await runWatched(s.runner, name, runOpts, io.tty ? watch : undefined);
+  line.clear();
   if (opts.json) io.out(JSON.stringify(serializeRun(result)));
   else if (result.status === "skipped") io.out(`${name}: skipped (${result.skipReason})`);
   else
@@ -338,15 +372,27 @@ function serviceLines(services: Record<string, { up: boolean; detail: string }>)
 }
 
 async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
-  const [jobs, full, quick, counts] = await Promise.all([
+  const [jobs, full, quick, counts, brokenLinks, qbitStrikes, sweep, mountGuard] = await Promise.all([
     listJobs(s),
     readProgress(s.db, "full"),
     readProgress(s.db, "quick"),
     accountCounts(s.db),
+    countBy(s, "broken_links", "state"),
+    countBy(s, "qbit_strikes", "class"),
+    readSweepState(s.db),
+    mountGuardProbe(s.db, (s.config.LIBRARY_ROOTS?.length ?? 0) > 0)(),
   ]);
   if (json) {
     io.out(
-      JSON.stringify({ jobs, scan: { full: serializeProgress(full), quick: serializeProgress(quick) }, ...counts }),
+      JSON.stringify({
+        jobs,
+        scan: { full: serializeProgress(full), quick: serializeProgress(quick) },
+        ...counts,
+        brokenLinks,
+        qbitStrikes,
+        sweep: serializeSweep(sweep),
+        mountGuard,
+      }),
     );
     return EXIT.ok;
   }
@@ -355,10 +401,6 @@ async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
     f.status === "running"
       ? `full scan: generation ${f.generation}, ${f.phase}, ${f.seen} of ${f.total ?? "?"} torrents (${f.percent ?? 0}%)`
       : `full scan: ${f.status}${f.completedAt ? `, last completed ${f.completedAt}` : ""}`;
-  const kv = (o: Record<string, number>) =>
-    Object.entries(o)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(", ") || "none";
   const rows = jobs.map((j) => [
     j.name,
     j.schedule ?? "off",
@@ -371,11 +413,37 @@ async function status(s: Services, io: CliIo, json: boolean): Promise<number> {
       table(["JOB", "SCHEDULE", "NEXT RUN", "NOW", "LAST RUN"], rows),
       "",
       scanLine,
-      `torrents: ${kv(counts.torrents)}`,
-      `repairs: ${kv(counts.repairs)}`,
+      `sweep: ${sweep.status}, generation ${sweep.generation}, ${sweep.links} links, ${sweep.broken} broken`,
+      "",
+      table(
+        ["AREA", "WHAT", "COUNT"],
+        [
+          ...section("torrents", counts.torrents),
+          ...section("repairs", counts.repairs),
+          ...section("broken links", brokenLinks),
+          ...section("qbit strikes", qbitStrikes),
+          ["mount guard", guardText(mountGuard), ""],
+        ],
+      ),
     ].join("\n"),
   );
   return EXIT.ok;
+}
+
+/** Rows of the status table for one area; an empty area gets one "none" row. */
+function section(area: string, byKey: Record<string, number>): string[][] {
+  const rows = Object.entries(byKey).map(([k, n]) => [area, k, String(n)]);
+  return rows.length > 0 ? rows : [[area, "none", "0"]];
+}
+
+function guardText(g: Record<string, unknown>): string {
+  if (g.status === "down") return `HOLDING THE SWEEP: ${String(g.reason)}`;
+  return g.status === "up" ? "ok" : "not configured";
+}
+
+async function countBy(s: Services, from: "broken_links" | "qbit_strikes", key: "state" | "class") {
+  const rs = await s.db.execute(`SELECT ${key} AS k, count(*) AS n FROM ${from} GROUP BY ${key} ORDER BY ${key}`);
+  return Object.fromEntries(rs.rows.map((r) => [String(r.k), Number(r.n)]));
 }
 
 async function retries(s: Services, io: CliIo, json: boolean): Promise<number> {
@@ -469,4 +537,194 @@ export function table(head: string[], rows: string[][]): string {
       .join("  ")
       .trimEnd();
   return [line(head), ...rows.map(line)].join("\n");
+}
+
+/** The seed's start-up question, asked by `rdtm serve` on a terminal when DRY_RUN is set nowhere. */
+export const MODE_QUESTION = `Run mode
+  1) DRY-RUN (analyse only, change nothing)
+  2) REAL (repairs, deletions)
+Your choice (1-2) [1]: `;
+/** Asked after choosing 2: real mode only with a typed confirmation. */
+export const CONFIRM_QUESTION =
+  "REAL mode re-adds and deletes Real-Debrid torrents, removes library symlinks and qBittorrent downloads.\nType 'yes' to confirm: ";
+
+/** Thrown by the default `ask` when the user presses Ctrl+C at the prompt. */
+class PromptCancelled extends Error {
+  override name = "PromptCancelled";
+}
+
+/**
+ * The environment `serve` runs with: unchanged when DRY_RUN is set or output is not a terminal;
+ * otherwise the user's answer (real mode only after a typed 'yes'). null when the user cancelled.
+ */
+export async function chooseRunMode(
+  env: Record<string, string | undefined>,
+  io: CliIo,
+): Promise<Record<string, string | undefined> | null> {
+  if (env.DRY_RUN !== undefined || !io.tty) return env;
+  const ask = io.ask ?? askStdin;
+  try {
+    const real = (await ask(MODE_QUESTION)).trim() === "2" && (await ask(CONFIRM_QUESTION)).trim() === "yes";
+    io.err(real ? "running in REAL mode" : "running in dry-run: nothing will be changed");
+    return { ...env, DRY_RUN: real ? "false" : "true" };
+  } catch (err) {
+    if (err instanceof PromptCancelled) return null;
+    throw err;
+  }
+}
+
+/** Reads one answer from the terminal; with no terminal on stdin the answer is empty (dry-run). */
+function askStdin(question: string): Promise<string> {
+  if (!process.stdin.isTTY) return Promise.resolve("");
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    // Without a listener, Ctrl+C at a readline prompt only pauses it and the process hangs.
+    rl.once("SIGINT", () => {
+      rl.close();
+      reject(new PromptCancelled("cancelled"));
+    });
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(answer);
+    });
+  });
+}
+
+/** Runs rd-full-scan-page until the full scan completes (starting one when none is running). */
+async function scanFull(s: Services, io: CliIo, json: boolean): Promise<number> {
+  if ((await readProgress(s.db, "full")).status !== "running") await requestFullRescan(s.db, Date.now());
+  const line = liveLine(io);
+  const { last, runs } = await runUntil(s.runner, "rd-full-scan-page", {
+    done: (x) => x.completed === true || typeof x.skipped === "string" || x.state === "idle",
+    onRun: (r, n) => {
+      const x = r.summary ?? {};
+      const total = typeof x.total === "number" ? x.total : null;
+      line.draw(`full scan ${renderBar(Number(x.seen ?? 0), total, n)} page ${n}, ${x.seen ?? 0} of ${total ?? "?"}`);
+    },
+  });
+  line.clear();
+  const full = serializeProgress(await readProgress(s.db, "full"));
+  const ok = last.status === "succeeded" && last.summary?.completed === true;
+  if (json) io.out(JSON.stringify({ runs, last: serializeRun(last), full }));
+  else if (ok) io.out(`full scan completed: generation ${full.generation}, ${full.seen} torrents in ${runs} page(s)`);
+  else io.out(`full scan stopped after ${runs} run(s): ${stopReason(last)}`);
+  return ok ? EXIT.ok : last.status === "skipped" ? EXIT.skipped : EXIT.failed;
+}
+
+/** Runs symlink-sweep slices until the sweep completes (starting one when none is running). */
+async function sweepRun(s: Services, io: CliIo, json: boolean): Promise<number> {
+  if ((await readSweepState(s.db)).status !== "running") await requestSweep(s.db, Date.now());
+  const line = liveLine(io);
+  let tick = 0;
+  const draw = (t: Record<string, unknown>) =>
+    line.draw(
+      `sweep ${renderBar(0, null, tick++)} entries ${t.entries ?? 0}, links ${t.links ?? 0}, broken ${t.broken ?? 0}`,
+    );
+  const { last, runs } = await runUntil(s.runner, "symlink-sweep", {
+    done: (x) => x.completed === true || x.guard === "tripped" || typeof x.skipped === "string" || x.state === "idle",
+    onRun: (r) => draw((r.summary?.totals ?? {}) as Record<string, unknown>),
+    ...(io.tty ? { watch: (p: JobSummary | null) => p && draw(p) } : {}),
+  });
+  line.clear();
+  const sweep = serializeSweep(await readSweepState(s.db));
+  const ok = last.status === "succeeded" && last.summary?.completed === true;
+  if (json) io.out(JSON.stringify({ runs, last: serializeRun(last), sweep }));
+  else io.out(ok ? `${sweepLines(sweep)}\n${runs} run(s)` : `sweep stopped after ${runs} run(s): ${stopReason(last)}`);
+  return ok ? EXIT.ok : last.status === "skipped" ? EXIT.skipped : EXIT.failed;
+}
+
+function stopReason(r: RunResult): string {
+  if (r.status === "skipped") return `skipped (${r.skipReason})`;
+  if (r.status !== "succeeded") return `${r.status}: ${r.error}`;
+  return counts(r.summary ?? {});
+}
+
+/** How long to wait for a run of the same job started here by another trigger (a cron tick). */
+const BUSY_WAIT_MS = 30_000;
+
+/**
+ * Runs a job again and again until `done` accepts a run's summary or a run does not succeed. A run
+ * skipped because this process is already running the job (a cron tick) is waited for and repeated.
+ */
+export async function runUntil(
+  runner: Runner,
+  name: string,
+  opts: {
+    done: (summary: JobSummary) => boolean;
+    dryRun?: boolean;
+    onRun?: (r: RunResult, runs: number) => void;
+    watch?: (progress: JobSummary | null) => void;
+    maxRuns?: number;
+  },
+): Promise<{ last: RunResult; runs: number }> {
+  let runs = 0;
+  const busyUntil = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    const last = await runWatched(runner, name, { trigger: "cli", dryRun: opts.dryRun }, opts.watch);
+    if (last.status === "skipped" && last.skipReason === "running-here" && Date.now() < busyUntil) {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    runs++;
+    opts.onRun?.(last, runs);
+    if (last.status !== "succeeded" || opts.done(last.summary ?? {}) || runs >= (opts.maxRuns ?? 100_000))
+      return { last, runs };
+  }
+}
+
+/** Runs a job, passing its live progress report to `watch` every 200 ms while it runs. */
+async function runWatched(
+  runner: Runner,
+  name: string,
+  opts: RunOptions,
+  watch?: (progress: JobSummary | null) => void,
+): Promise<RunResult> {
+  if (!watch) return runner.run(name, opts);
+  const timer = setInterval(() => watch(runner.running().get(name)?.progress ?? null), 200);
+  try {
+    return await runner.run(name, opts);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** One redrawn line on a terminal; nothing at all elsewhere, where only final lines are printed. */
+function liveLine(io: CliIo) {
+  const write = io.write ?? ((t: string) => void process.stderr.write(t));
+  let drawn = false;
+  return {
+    draw(text: string) {
+      if (!io.tty) return;
+      write(`\r${text}\x1b[K`);
+      drawn = true;
+    },
+    clear() {
+      if (drawn) write("\r\x1b[K");
+      drawn = false;
+    },
+  };
+}
+
+const BAR_WIDTH = 24;
+
+/** A text progress bar with its percentage; with no total, a block that moves with `tick`. */
+export function renderBar(done: number, total: number | null, tick = 0): string {
+  if (total !== null && total > 0) {
+    const share = Math.min(1, Math.max(0, done / total));
+    const full = Math.round(share * BAR_WIDTH);
+    return `${"█".repeat(full)}${"░".repeat(BAR_WIDTH - full)} ${String(Math.round(share * 100)).padStart(3)}%`;
+  }
+  const span = BAR_WIDTH - 4;
+  const at = Math.abs(((tick + span) % (2 * span)) - span);
+  return `${"░".repeat(at)}████${"░".repeat(span - at)}     `;
+}
+
+/** The numbers of a summary or progress report as "key n, key n". */
+function counts(o: JobSummary): string {
+  return (
+    Object.entries(o)
+      .filter(([, n]) => typeof n === "number")
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ") || JSON.stringify(o)
+  );
 }
