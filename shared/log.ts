@@ -1,4 +1,5 @@
 import { type ConsolaInstance, type ConsolaReporter, createConsola, type LogObject } from "consola/core";
+import { createRotatingFile } from "./log-file.ts";
 
 /** A tagged logger; jobs get `log.withTag(jobName)`. */
 export type Logger = ConsolaInstance;
@@ -13,16 +14,21 @@ export interface LoggerOptions {
   secrets?: readonly (string | undefined)[];
   /** Where lines go; defaults to console.log (works in Node and workerd). */
   write?: (line: string) => void;
+  /** Also append every line, as JSON and masked the same way, to this file (Node only; 10 MB × 5 files). */
+  file?: string | undefined;
 }
 
 /** Creates the process logger: JSON lines for machines, short readable lines for people. */
 export function createLogger(opts: LoggerOptions): Logger {
   const secrets = (opts.secrets ?? []).filter((s): s is string => typeof s === "string" && s.length >= 4);
   const write = opts.write ?? ((line: string) => console.log(line));
+  const toFile = opts.file ? createRotatingFile(opts.file) : null;
   const reporter: ConsolaReporter = {
     log(entry) {
       const record = toRecord(entry, secrets);
-      write(opts.format === "json" ? JSON.stringify(record) : pretty(record));
+      const json = JSON.stringify(record);
+      write(opts.format === "json" ? json : pretty(record));
+      toFile?.(json);
     },
   };
   return createConsola({ level: LEVELS[opts.level], reporters: [reporter] });

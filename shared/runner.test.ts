@@ -1,9 +1,13 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeConfig, makeDb, makeJob, makeRunner, makeWaitingJob } from "../test/helpers/factories.ts";
+import { makeConfig, makeDb, makeJob, makeLog, makeRunner, makeWaitingJob } from "../test/helpers/factories.ts";
+import { noClients } from "./clients/index.ts";
 import type { Db } from "./db.ts";
 import { JobFailedError } from "./errors.ts";
 import { acquireLease } from "./lease.ts";
-import { UnknownJobError } from "./runner.ts";
+import { createRunner, UnknownJobError } from "./runner.ts";
 
 let db: Db;
 beforeEach(async () => {
@@ -230,5 +234,61 @@ describe("runner", () => {
     release();
     await run;
     expect(runner.running().size).toBe(0);
+  });
+});
+
+describe("METRICS_FILE", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "rdtm-metrics-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function runnerWith(file: string, runtime: "node" | "worker" = "node") {
+    const log = makeLog();
+    const jobs = [
+      makeJob({ run: async () => ({ done: 2 }) }),
+      makeJob({ name: "bad", run: () => Promise.reject(new Error("boom")) }),
+    ];
+    const config = makeConfig({ METRICS_FILE: file });
+    return { log, runner: createRunner({ jobs, config, db, log, host: { runtime }, clients: noClients() }) };
+  }
+
+  it("appends one JSON line per finished run, creating the directory", async () => {
+    const file = join(dir, "logs", "metrics.jsonl");
+    const { runner } = runnerWith(file);
+    const ok = await runner.run("test-job", { trigger: "cli", dryRun: false });
+    await runner.run("bad", { trigger: "cron" });
+    const lines = readFileSync(file, "utf8").split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      {
+        at: new Date(ok.endedAt).toISOString(),
+        job: "test-job",
+        status: "succeeded",
+        durationMs: ok.durationMs,
+        dryRun: false,
+        summary: { done: 2 },
+      },
+      expect.objectContaining({ job: "bad", status: "failed", dryRun: true, summary: null }),
+    ]);
+  });
+
+  it("logs a file it cannot write and still records the run", async () => {
+    const file = join(dir, "taken");
+    mkdirSync(file);
+    const { runner, log } = runnerWith(file);
+    expect((await runner.run("test-job", { trigger: "cron" })).status).toBe("succeeded");
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", msg: "could not append to METRICS_FILE" }),
+    );
+    expect((await runRows())[0]).toMatchObject({ status: "succeeded" });
+  });
+
+  it("writes nothing in the Worker runtime (no filesystem)", async () => {
+    const file = join(dir, "metrics.jsonl");
+    const { runner } = runnerWith(file, "worker");
+    expect((await runner.run("test-job", { trigger: "worker" })).status).toBe("succeeded");
+    expect(() => readFileSync(file)).toThrow(/ENOENT/);
   });
 });

@@ -5,6 +5,7 @@ import { errorMessage, JobAbortedError, JobFailedError } from "./errors.ts";
 import type { Host, JobDefinition, JobSummary, Trigger } from "./job.ts";
 import { acquireLease, type LeaseRefusal, releaseLeaseStatement, renewLease } from "./lease.ts";
 import type { Logger } from "./log.ts";
+import { appendLine } from "./log-file.ts";
 
 /** Final state of a run that happened, or why it did not. */
 export type RunStatus = "succeeded" | "failed" | "aborted" | "skipped";
@@ -222,6 +223,14 @@ export function createRunner(deps: RunnerDeps) {
     } catch (err) {
       // The lease expires by itself and the next run marks this row interrupted.
       jobLog.error("could not record the end of the run", { runId, error: errorMessage(err) }, err);
+    }
+    if (config.METRICS_FILE && host.runtime === "node") {
+      // The seed's metrics.jsonl: a plain history outside the database, for tail -f and scripts.
+      const at = new Date(endedAt).toISOString();
+      const line = JSON.stringify({ at, job: job.name, status, durationMs, dryRun, summary });
+      await appendLine(config.METRICS_FILE, line).catch((err: unknown) =>
+        jobLog.warn("could not append to METRICS_FILE", { file: config.METRICS_FILE, error: errorMessage(err) }),
+      );
     }
     if (status === "succeeded")
       jobLog.info("run finished", { runId, trigger: opts.trigger, dryRun, durationMs, ...summary });

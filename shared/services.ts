@@ -11,6 +11,7 @@ import { cachedProbe, databaseProbe, type HealthProbe, jobsProbe } from "./healt
 import type { Host, JobDefinition } from "./job.ts";
 import { mountGuardProbe } from "./library/api.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { mountMetrics } from "./metrics.ts";
 import { parseRulesFile, type RuleSet } from "./qbit/rules.ts";
 import { realDebridProbe } from "./rd/health.ts";
 import { createRunner, type Runner } from "./runner.ts";
@@ -97,6 +98,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const log = createLogger({
     level: config.LOG_LEVEL,
     format: config.LOG_FORMAT === "auto" ? (opts.tty ? "pretty" : "json") : config.LOG_FORMAT,
+    file: opts.host.runtime === "node" ? config.LOG_FILE : undefined,
     secrets: [
       config.API_TOKEN,
       config.LIBSQL_AUTH_TOKEN,
@@ -142,5 +144,6 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     ...Object.fromEntries(clients.qbit.map((c) => [c.instance.name, qbitProbe(c, opts.host.runtime === "node")])),
   };
   const app = createApp({ config, db, runner, log, probes });
+  mountMetrics(app, { db, clients, config });
   return { config, db, log, runner, clients, app };
 }
