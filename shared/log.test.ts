@@ -29,6 +29,15 @@ describe("logger", () => {
     expect(JSON.parse(lines[0] ?? "")).toMatchObject({ apiKey: "***", password: "***", msg: "calling with ***" });
   });
 
+  it("keeps counts under secret-looking keys readable (a class named authorization is not a secret)", () => {
+    const { log, lines } = capture("json");
+    log.info("run finished", { classified: { authorization: 2, tracker: 1 }, authorization: "Bearer x" });
+    expect(JSON.parse(lines[0] ?? "")).toMatchObject({
+      classified: { authorization: 2, tracker: 1 },
+      authorization: "***",
+    });
+  });
+
   it("writes short readable lines for a terminal", () => {
     const { log, lines } = capture("pretty");
     log.withTag("maintenance").warn("slow", { ms: 12 });

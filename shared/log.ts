@@ -59,7 +59,8 @@ function toRecord(entry: LogObject, secrets: string[]): LogRecord {
 export function redactObject(obj: Record<string, unknown>, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(obj)) {
-    if (SECRET_KEY.test(k) && val !== undefined && val !== null && val !== "") out[k] = "***";
+    // Only text can be a secret: a count under such a key (qbit-check's `authorization` class) stays readable.
+    if (SECRET_KEY.test(k) && typeof val === "string" && val !== "") out[k] = "***";
     else if (val && typeof val === "object" && !Array.isArray(val) && depth < 4)
       out[k] = redactObject(val as Record<string, unknown>, depth + 1);
     else out[k] = val;
