@@ -27,6 +27,17 @@ if ! command -v qbittorrent-nox >/dev/null 2>&1; then
   fi
 fi
 
+# Chromium for the dashboard's browser test (driven by playwright-core; Debian's build, no download).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== apt-get install chromium"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing and this is not root: install it (apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
+
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 echo "== lint and format check"
