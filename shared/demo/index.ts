@@ -26,6 +26,8 @@ export interface DemoOptions {
   logLevel?: string;
   /** Readable log lines instead of JSON. */
   tty?: boolean;
+  /** More of RDTM's environment (tests: LOG_FILE, webhook URLs…); wins over the demo's own. */
+  env?: Record<string, string>;
 }
 
 /** A running demo. */
@@ -91,6 +93,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     QBIT_PASSWORD: FAKE_CREDENTIALS.qbitPassword,
     PLEX_URL: fakes.urls.plex,
     PLEX_TOKEN: FAKE_CREDENTIALS.plexToken,
+    ...opts.env,
   };
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
