@@ -7,6 +7,7 @@ import * as v from "valibot";
 import { mountApi } from "./api.ts";
 import { requireToken } from "./auth.ts";
 import type { Config } from "./config.ts";
+import { mountDashboard } from "./dashboard/index.ts";
 import { type Db, isDatabaseUnavailable } from "./db.ts";
 import { errorMessage } from "./errors.ts";
 import { checkHealth, type HealthProbe } from "./health.ts";
@@ -25,6 +26,8 @@ export interface AppDeps {
   runner: Runner;
   log: Logger;
   probes: Record<string, HealthProbe>;
+  /** The dashboard's clock (tests move it to expire sessions). */
+  now?: () => number;
 }
 
 /** Body of POST /jobs/:name/run; unknown keys are refused so a typo is not silently ignored. */
@@ -96,6 +99,7 @@ export function createApp(deps: AppDeps) {
   mountRepairApi(app, deps.db, auth);
   mountQbitApi(app, deps.db);
   mountOpenApi(app);
+  const dashboard = mountDashboard(app, deps);
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
@@ -112,7 +116,8 @@ export function createApp(deps: AppDeps) {
     return c.json({ error: "internal error" }, 500);
   });
 
-  return app;
+  // The dashboard handle ends its live streams (tests; Node shutdown ends them anyway).
+  return Object.assign(app, { dashboard });
 }
 
 /** Reads an optional JSON body: empty means {}, anything else must be JSON. */
