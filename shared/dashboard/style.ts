@@ -52,7 +52,7 @@ button { background: var(--accent); color: var(--bg); border-color: var(--accent
 button.secondary { background: var(--bg); color: var(--accent); }
 .pager { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; margin: .75rem 0; }
 #live { list-style: none; padding: 0; margin: 0; }
-#live li { padding: .25rem 0; border-bottom: 1px solid var(--line); }
+#live li { padding: .25rem 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
 figure { margin: 0 0 1.5rem; }
 figcaption { font-weight: 600; margin-bottom: .25rem; }
 svg.chart { width: 100%; max-width: 48rem; height: auto; display: block; }

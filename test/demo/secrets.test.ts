@@ -48,7 +48,7 @@ function secrets(): string[] {
 }
 
 describe("a demo run with every credential set", () => {
-  it("shows no secret in any log line, API answer, metric or page", async () => {
+  it("shows no secret in any log line, API answer, metric or dashboard page", async () => {
     const found: string[] = [];
     const check = (where: string, text: string) => {
       for (const s of secrets()) if (text.includes(s)) found.push(`${where} contains ${s.slice(0, 4)}…`);
@@ -88,6 +88,32 @@ describe("a demo run with every credential set", () => {
         })
       ).text(),
     );
+    // Every dashboard page, logged in.
+    const login = await fetch(`${demo.url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: demo.url },
+      body: new URLSearchParams({ token: demo.token }),
+      redirect: "manual",
+    });
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    expect(cookie).toMatch(/=/);
+    const pages = [
+      "/",
+      "/torrents",
+      "/repairs",
+      "/failures",
+      "/broken-links",
+      "/actions",
+      "/runs",
+      "/qbit",
+      "/charts",
+      "/config",
+    ];
+    for (const p of pages) {
+      const res = await fetch(`${demo.url}${p}`, { headers: { cookie }, redirect: "manual" });
+      expect(res.status, p).toBe(200);
+      check(`page ${p}`, await res.text());
+    }
     check("rdtm.log", readFileSync(join(dir, "rdtm.log"), "utf8"));
     check("metrics.jsonl", readFileSync(join(dir, "metrics.jsonl"), "utf8"));
     // The log file really holds the run (so the search above searched something).
