@@ -185,7 +185,10 @@ export function createRealDebridClient(opts: RealDebridOptions): DebridProvider 
       await opts.limiter?.acquire(init.signal);
       const started = Date.now();
       try {
-        const res = await api.raw<T>(endpoint, { method, query: init.query, body: init.body, signal: init.signal });
+        // A child signal per call: fetch hangs an abort listener on the signal it gets and drops it only when
+        // the request is collected, so a run's own signal would pile up hundreds of them (Node warns at 11).
+        const signal = init.signal ? AbortSignal.any([init.signal]) : undefined;
+        const res = await api.raw<T>(endpoint, { method, query: init.query, body: init.body, signal });
         opts.onCall?.({ endpoint, method, status: res.status, errorCode: null, latencyMs: Date.now() - started });
         opts.limiter?.onSuccess();
         return { status: res.status, data: res._data as T, headers: res.headers };
