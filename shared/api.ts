@@ -1,7 +1,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { Db } from "./db.ts";
-import { containsPattern, iso, pagedRows, pageQuery } from "./query.ts";
+import { CountCache, containsPattern, iso, pagedRows, pageQuery } from "./query.ts";
 import { readProgress, requestFullRescan, type ScanProgress } from "./rd/scan-progress.ts";
 
 const TorrentsQuery = v.object({
@@ -43,6 +43,8 @@ export async function accountCounts(db: Db) {
 
 /** Mounts the read API and its mutating routes (behind `auth`). */
 export function mountApi(app: Hono, db: Db, auth: MiddlewareHandler): void {
+  // The torrents table is the big one: its filter totals are reused for a few seconds.
+  const torrentCounts = new CountCache();
   app.get("/api/scan", async (c) => {
     const [full, quick, counts] = await Promise.all([
       readProgress(db, "full"),
@@ -74,14 +76,11 @@ export function mountApi(app: Hono, db: Db, auth: MiddlewareHandler): void {
       where.push("(filename LIKE ? ESCAPE '\\' OR hash = ? OR id = ?)");
       args.push(containsPattern(q), q.toLowerCase(), q);
     }
-    const { total, rows } = await pagedRows(db, {
-      from: "torrents",
-      where,
-      args,
-      orderBy: "added_at DESC, id",
-      limit,
-      offset,
-    });
+    const { total, rows } = await pagedRows(
+      db,
+      { from: "torrents", where, args, orderBy: "added_at DESC, id", limit, offset },
+      torrentCounts,
+    );
     return c.json({
       total,
       limit,
