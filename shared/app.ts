@@ -82,6 +82,8 @@ export function createApp(deps: AppDeps) {
       const name = c.req.param("name");
       if (!runner.jobs.some((j) => j.name === name)) throw new UnknownJobError(name);
       const body = await readJsonBody(c.req.raw);
+      if (Array.isArray(body))
+        return c.json({ error: "invalid body", issues: { body: ["expected a JSON object"] } }, 400);
       const parsed = v.safeParse(RunBody, body);
       if (!parsed.success) {
         return c.json(

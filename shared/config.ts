@@ -704,8 +704,25 @@ function describe(key: string, issues: v.BaseIssue<unknown>[], secret: boolean):
   if (!first) return `${key}: invalid value`;
   // valibot's own messages quote the received value; for secrets only our own wording is safe.
   const message = secret ? first.message.replace(/Received .*/s, "invalid value") : first.message;
-  const received = secret || first.input === undefined ? "" : ` (got ${JSON.stringify(first.input)})`;
+  // A URL may carry user:password@ even when the variable is not a secret one: never echo that part.
+  const shown = typeof first.input === "string" ? first.input.replace(/^([a-z][\w+.-]*:\/\/)?[^/@\s]*@/i, "$1***@") : first.input;
+  const received = secret || first.input === undefined ? "" : ` (got ${JSON.stringify(shown)})`;
   return `${key}: ${message}${message.includes("Received") ? "" : received}`;
+}
+
+/** Every configured secret value (tokens, keys, passwords, webhook URLs), to mask wherever text leaves RDTM. */
+export function secretValues(config: Config): string[] {
+  const values: unknown[] = [...SECRET_VARS].map((k) => (config as Record<string, unknown>)[k]);
+  for (const a of config.arr) values.push(a.apiKey);
+  for (const q of config.qbit) values.push(q.password, q.apiKey);
+  return values.filter((x): x is string => typeof x === "string" && x.length >= 4);
+}
+
+/** Replaces each secret value in `text` with "***". */
+export function maskText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join("***");
+  return out;
 }
 
 /** The configuration with secret values masked, safe to log or show. */

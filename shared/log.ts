@@ -20,12 +20,14 @@ export interface LoggerOptions {
 
 /** Creates the process logger: JSON lines for machines, short readable lines for people. */
 export function createLogger(opts: LoggerOptions): Logger {
-  const secrets = (opts.secrets ?? []).filter((s): s is string => typeof s === "string" && s.length >= 4);
+  // Read at each line: the caller may add secrets it learns later (keys read from config.xml).
+  const list = opts.secrets ?? [];
+  const secretsNow = () => list.filter((s): s is string => typeof s === "string" && s.length >= 4);
   const write = opts.write ?? ((line: string) => console.log(line));
   const toFile = opts.file ? createRotatingFile(opts.file) : null;
   const reporter: ConsolaReporter = {
     log(entry) {
-      const record = toRecord(entry, secrets);
+      const record = toRecord(entry, secretsNow());
       const json = JSON.stringify(record);
       write(opts.format === "json" ? json : pretty(record));
       toFile?.(json);

@@ -1,5 +1,5 @@
 import type { Clients } from "./clients/index.ts";
-import type { Config } from "./config.ts";
+import { type Config, maskText, secretValues } from "./config.ts";
 import type { Db } from "./db.ts";
 import { errorMessage, JobAbortedError, JobFailedError } from "./errors.ts";
 import type { Host, JobDefinition, JobSummary, Trigger } from "./job.ts";
@@ -79,6 +79,11 @@ export function createRunner(deps: RunnerDeps) {
   const ttlMs = config.LEASE_TTL_SECONDS * 1000;
   const inflight = new Map<string, Inflight>();
   const shutdown = new AbortController();
+  const secrets = [
+    ...secretValues(config),
+    ...clients.arr.map((a) => a.instance.apiKey),
+    ...clients.qbit.flatMap((q) => [q.instance.password, q.instance.apiKey]),
+  ].filter((x): x is string => typeof x === "string" && x.length >= 4);
   let stopping = false;
 
   function find(name: string): JobDefinition {
@@ -195,8 +200,12 @@ export function createRunner(deps: RunnerDeps) {
       const aborted = signal.aborted || err instanceof JobAbortedError;
       status = aborted ? "aborted" : "failed";
       if (err instanceof JobFailedError) summary = err.summary;
-      error = errorMessage(
-        aborted && signal.reason instanceof Error && !(err instanceof JobAbortedError) ? signal.reason : err,
+      // Masked before it is stored: the run's error is shown by GET /jobs, the API and the dashboard.
+      error = maskText(
+        errorMessage(
+          aborted && signal.reason instanceof Error && !(err instanceof JobAbortedError) ? signal.reason : err,
+        ),
+        secrets,
       );
       jobLog.error(aborted ? "run aborted" : "run failed", { runId, trigger: opts.trigger, error }, err);
     } finally {

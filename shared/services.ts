@@ -3,7 +3,7 @@ import { createApp } from "./app.ts";
 import { type Clients, createClients } from "./clients/index.ts";
 import type { QbitClient } from "./clients/qbittorrent.ts";
 import type { ArrClient } from "./clients/servarr.ts";
-import { type Config, parseConfig } from "./config.ts";
+import { type Config, parseConfig, secretValues } from "./config.ts";
 import { type Db, migrate, openDb } from "./db.ts";
 import { resolveInstances } from "./discovery.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
@@ -95,20 +95,13 @@ async function loadRules(config: Config): Promise<RuleSet> {
 /** Parses config (throws ConfigError), opens and migrates the database, and wires runner and app. */
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   const config = parseConfig(opts.env, DEFAULT_SCHEDULES);
+  const logSecrets: string[] = secretValues(config);
   const log = createLogger({
     level: config.LOG_LEVEL,
     format: config.LOG_FORMAT === "auto" ? (opts.tty ? "pretty" : "json") : config.LOG_FORMAT,
     file: opts.host.runtime === "node" ? config.LOG_FILE : undefined,
-    secrets: [
-      config.API_TOKEN,
-      config.LIBSQL_AUTH_TOKEN,
-      config.RD_API_TOKEN,
-      config.PLEX_TOKEN,
-      config.DISCORD_WEBHOOK_URL,
-      config.WEBHOOK_URL,
-      ...config.arr.map((a) => a.apiKey),
-      ...config.qbit.flatMap((q) => [q.password, q.apiKey]),
-    ],
+    // A live list: keys read later (config.xml, Docker discovery) are added to it below.
+    secrets: logSecrets,
   });
   const db = await openDb(config.LIBSQL_URL, config.LIBSQL_AUTH_TOKEN);
   try {
@@ -129,6 +122,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     db.close();
     throw err;
   }
+  for (const a of instances.arr) logSecrets.push(a.apiKey);
+  for (const q of instances.qbit) for (const x of [q.password, q.apiKey]) if (x) logSecrets.push(x);
   const clients = createClients(config, db, {
     ...instances,
     ...(qbitRules ? { qbitRules } : {}),

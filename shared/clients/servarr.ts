@@ -362,7 +362,9 @@ export function apiKeyFromConfigXml(xml: string): string {
 /** Short text of an *arr error body: ErrorModel {message}, a validation list [{errorMessage}], or plain text. */
 function bodyText(body: unknown): string | undefined {
   if (typeof body === "string") {
+    // Cut first: the tag regex is quadratic on a long body of "<" (a misbehaving proxy's page).
     const t = body
+      .slice(0, 2000)
       .replace(/<[^>]*>/g, " ")
       .replace(/\s+/g, " ")
       .trim();

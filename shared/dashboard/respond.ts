@@ -1,7 +1,10 @@
 import type { Context } from "hono";
 import { html } from "hono/html";
 import type { Config } from "../config.ts";
-import { SECRET_VARS } from "../config.ts";
+import { secretValues } from "../config.ts";
+
+export { secretValues };
+
 import { type Frame, type Html, layout } from "./layout.ts";
 import type { Session } from "./session.ts";
 
@@ -15,14 +18,6 @@ export type DashContext = Context<DashEnv>;
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/** Every configured secret value (tokens, keys, passwords, webhook URLs), to mask in anything rendered. */
-export function secretValues(config: Config): string[] {
-  const values: unknown[] = [...SECRET_VARS].map((k) => (config as Record<string, unknown>)[k]);
-  for (const a of config.arr) values.push(a.apiKey);
-  for (const q of config.qbit) values.push(q.password, q.apiKey);
-  return values.filter((x): x is string => typeof x === "string" && x.length >= 4);
-}
 
 /**
  * Replaces secret values (raw and HTML-escaped) wherever they appear. Pages never interpolate config

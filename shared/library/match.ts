@@ -249,6 +249,7 @@ for (const t of ["x264", "x265", "h264", "h265", "hevc", "xvid", "10bit", "hdr",
 const NOT_GROUPS = new Set(["dl", "rip", "ray", "remux", "hd", "sd", "uhd", "raw", "raws", "sub", "subs", "dub"]);
 const LEADING =
   /^\s*(?:[[【]([^\]】]*)[\]】]|(?:www[ ._])?[\p{L}\p{N}-]+[ ._](?:com|org|net|to|se|me|cc|io|xyz|tv|mx|lol)\s*[-–])[\s._-]*/iu;
+const TRAILING_WINDOW = 300;
 const TRAILING = /(?:[\s._-]*(?:\[[^\]]*\]|\([^)]*\)|【[^】]*】))+\s*$/;
 const GROUP_SUFFIX = /-([\p{L}\p{N}]+)\s*$/u;
 
@@ -275,10 +276,12 @@ function releaseOf(name: string, normalized?: string): Release {
     if (group) extra.push(...group.split(" "));
     core = core.slice(m[0].length);
   }
-  const trailing = TRAILING.exec(core);
-  if (trailing && trailing.index > 0) {
+  // Only the tail is searched: the pattern is quadratic on a long run of brackets, and tags trail the name.
+  const skip = Math.max(0, core.length - TRAILING_WINDOW);
+  const trailing = TRAILING.exec(skip > 0 ? core.slice(skip) : core);
+  if (trailing && trailing.index + skip > 0) {
     extra.push(...normalizeName(trailing[0]).split(" "));
-    core = core.slice(0, trailing.index);
+    core = core.slice(0, trailing.index + skip);
   }
   const tokens = (core === whole && normalized !== undefined ? normalized : normalizeName(core)).split(" ");
   let end = tokens.findIndex(endsTitle);
