@@ -1,5 +1,5 @@
 import { defineJob, type JobContext } from "../shared/job.ts";
-import { loadFs } from "../shared/library/fs.ts";
+import { loadFs, type SweepFs } from "../shared/library/fs.ts";
 import { type InspectStats, inspectLink } from "../shared/library/inspect.ts";
 import { MountView, mountProblem } from "../shared/library/mount.ts";
 import {
@@ -43,6 +43,12 @@ export default defineJob({
     const directories = config.RD_MOUNT_DIRECTORIES;
     if (mountPath) {
       const problem = await mountProblem(fs, mountPath, directories);
+      if (problem) return tripGuard(ctx, problem, now);
+    }
+    // A library root that is gone or unreadable would look like a library without links, and the end of
+    // the sweep would then settle every recorded broken link of it as removed.
+    for (const root of roots) {
+      const problem = await rootProblem(fs, root);
       if (problem) return tripGuard(ctx, problem, now);
     }
     const view = mountPath ? new MountView(mountPath, fs) : null;
@@ -197,6 +203,20 @@ function progressOf(s: SweepState, run: { entries: number; links: number }, brok
     links: s.links + run.links,
     broken: s.broken + broken,
   };
+}
+
+/** Why a library root cannot be swept right now, or null. */
+async function rootProblem(fs: SweepFs, root: string): Promise<string | null> {
+  try {
+    if (!(await fs.promises.stat(root)).isDirectory()) return `the library root ${root} is not a folder`;
+    await fs.promises.readdir(root);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT"
+      ? `the library root ${root} does not exist (unmounted?)`
+      : `the library root ${root} cannot be read (${code ?? String(err)})`;
+  }
 }
 
 /** Stops the sweep without changing anything but the guard's own record, and says why. */

@@ -45,7 +45,12 @@ export interface InfringingDeps {
 type Journal = (kind: string, target: string, detail?: Record<string, unknown>) => ActionEntry;
 
 /** Why a link may not be removed, or null when it may. */
-export async function unsafeToRemove(fs: LinkFs, roots: readonly string[], path: string): Promise<string | null> {
+export async function unsafeToRemove(
+  fs: LinkFs,
+  roots: readonly string[],
+  path: string,
+  recordedTarget?: string,
+): Promise<string | null> {
   const abs = resolve(path);
   if (abs !== path) return "path is not absolute and normalised";
   const root = roots.find((r) => abs.startsWith(`${r}/`));
@@ -62,18 +67,24 @@ export async function unsafeToRemove(fs: LinkFs, roots: readonly string[], path:
     await fs.stat(abs);
     return "target resolves again";
   } catch {
-    return null;
+    // still broken: go on
   }
+  // Re-pointed since the sweep saw it broken: not the link that was recorded (and on a dead mount a
+  // healthy link would look broken too).
+  if (recordedTarget !== undefined && resolve(dirname(abs), await fs.readlink(abs)) !== recordedTarget) {
+    return "link changed since the sweep";
+  }
+  return null;
 }
 
 /** Broken links recorded for the repair's torrent (by matched id or by the torrent folder name). */
-async function linksOf(db: Db, r: Repair): Promise<string[]> {
+async function linksOf(db: Db, r: Repair): Promise<{ path: string; target: string }[]> {
   const rs = await db.execute({
-    sql: `SELECT path FROM broken_links WHERE state = 'broken'
+    sql: `SELECT path, target FROM broken_links WHERE state = 'broken'
             AND ((? IS NOT NULL AND matched_torrent_id = ?) OR (? IS NOT NULL AND torrent_name = ?)) ORDER BY path`,
     args: [r.torrentId, r.torrentId, r.filename, r.filename],
   });
-  return rs.rows.map((row) => String(row.path));
+  return rs.rows.map((row) => ({ path: String(row.path), target: String(row.target) }));
 }
 
 /** The links the flow would remove now (read-only: for dry runs). */
@@ -81,8 +92,8 @@ export async function removableLinks(deps: InfringingDeps, r: Repair): Promise<s
   const fs = deps.fs;
   if (!fs) return [];
   const out: string[] = [];
-  for (const path of await linksOf(deps.db, r)) {
-    const why = await unsafeToRemove(fs, deps.libraryRoots, path).catch((err: Error) => err.message);
+  for (const { path, target } of await linksOf(deps.db, r)) {
+    const why = await unsafeToRemove(fs, deps.libraryRoots, path, target).catch((err: Error) => err.message);
     if (why === null) out.push(path);
   }
   return out;
@@ -90,16 +101,33 @@ export async function removableLinks(deps: InfringingDeps, r: Repair): Promise<s
 
 /** Removes the repair's broken links, each journaled before it goes; safe to run again after a crash. */
 export async function linksStep(deps: InfringingDeps, r: Repair, journal: Journal): Promise<void> {
-  const paths = await linksOf(deps.db, r);
-  if (paths.length === 0) return;
+  const links = await linksOf(deps.db, r);
+  if (links.length === 0) return;
   const fs = deps.fs;
   if (!fs) throw Object.assign(new Error("no filesystem here to remove links"), { code: "ENOSYS" });
   const guard = await deps.db.execute("SELECT guard_reason FROM sweep_state WHERE id = 1");
   const held = guard.rows[0]?.guard_reason;
   if (held) throw Object.assign(new Error(`mount guard holds: ${String(held)}`), { code: "EGUARD" });
   const removed = await doneTargets(deps.db, r.id, "unlink");
-  for (const path of paths) {
+  const failures: string[] = [];
+  for (const { path, target: recorded } of links) {
     deps.signal.throwIfAborted();
+    try {
+      await removeOne(path, recorded);
+    } catch (err) {
+      if (deps.signal.aborted) throw err;
+      // One link it cannot touch (a folder it may not enter) must not hold back the others.
+      failures.push(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+      deps.log.warn("Could not remove a broken link; the others go on.", { repair: r.id, path, error: String(err) });
+    }
+  }
+  if (failures.length > 0) {
+    const code = /EACCES|EPERM/.test(failures.join()) ? "EACCES" : "EIO";
+    throw Object.assign(new Error(`${failures.length} link(s) not removed: ${failures[0]}`), { code });
+  }
+
+  async function removeOne(path: string, recorded: string): Promise<void> {
+    if (!fs) return;
     const markRemoved = {
       sql: "UPDATE broken_links SET state = 'removed', resolved_at = ? WHERE path = ?",
       args: [deps.now(), path],
@@ -116,9 +144,9 @@ export async function linksStep(deps: InfringingDeps, r: Repair, journal: Journa
       const pending = removed.has(path) ? null : await pendingAction(deps.db, r.id, "unlink", path);
       const close = pending === null ? [] : [actionClose(pending, "done", deps.now())];
       await deps.db.batch([...close, markRemoved], "write");
-      continue;
+      return;
     }
-    const why = await unsafeToRemove(fs, deps.libraryRoots, path);
+    const why = await unsafeToRemove(fs, deps.libraryRoots, path, recorded);
     if (why !== null) {
       deps.log.warn("Broken link left in place.", { repair: r.id, path, why });
       if (why === "target resolves again") {
@@ -127,15 +155,22 @@ export async function linksStep(deps: InfringingDeps, r: Repair, journal: Journa
           args: [deps.now(), path],
         });
       }
-      continue;
+      return;
     }
     const target = await fs.readlink(path);
     const [ins] = await deps.db.batch(
       [actionInsert(journal("unlink", path, { target, reason: "infringing" }), "pending", deps.now())],
       "write",
     );
-    await fs.unlink(path);
-    await deps.db.batch([actionClose(Number(ins?.rows[0]?.id), "done", deps.now()), markRemoved], "write");
+    const id = Number(ins?.rows[0]?.id);
+    try {
+      await fs.unlink(path);
+    } catch (err) {
+      // Refused (permissions): nothing happened, so the entry is closed as failed, not left pending.
+      await deps.db.execute(actionClose(id, "failed", deps.now(), err instanceof Error ? err.message : String(err)));
+      throw err;
+    }
+    await deps.db.batch([actionClose(id, "done", deps.now()), markRemoved], "write");
   }
 }
 
