@@ -705,7 +705,8 @@ function describe(key: string, issues: v.BaseIssue<unknown>[], secret: boolean):
   // valibot's own messages quote the received value; for secrets only our own wording is safe.
   const message = secret ? first.message.replace(/Received .*/s, "invalid value") : first.message;
   // A URL may carry user:password@ even when the variable is not a secret one: never echo that part.
-  const shown = typeof first.input === "string" ? first.input.replace(/^([a-z][\w+.-]*:\/\/)?[^/@\s]*@/i, "$1***@") : first.input;
+  const shown =
+    typeof first.input === "string" ? first.input.replace(/^([a-z][\w+.-]*:\/\/)?[^/@\s]*@/i, "$1***@") : first.input;
   const received = secret || first.input === undefined ? "" : ` (got ${JSON.stringify(shown)})`;
   return `${key}: ${message}${message.includes("Received") ? "" : received}`;
 }
