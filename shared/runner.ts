@@ -142,11 +142,14 @@ export function createRunner(deps: RunnerDeps) {
     }
 
     const own = new AbortController();
-    const signal = AbortSignal.any([
-      own.signal,
-      shutdown.signal,
-      AbortSignal.timeout(job.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    ]);
+    // A plain timer, held until the run ends: an AbortSignal.timeout() inside AbortSignal.any() is only
+    // weakly held and can be collected before it fires, leaving the run without a timeout.
+    const timeoutMs = job.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const deadline = setTimeout(
+      () => own.abort(new DOMException(`the run took longer than ${timeoutMs} ms`, "TimeoutError")),
+      timeoutMs,
+    );
+    const signal = AbortSignal.any([own.signal, shutdown.signal]);
     const jobLog = log.withTag(job.name);
     let renewedAt = startedAt;
     const heartbeat = setInterval(
@@ -210,6 +213,7 @@ export function createRunner(deps: RunnerDeps) {
       jobLog.error(aborted ? "run aborted" : "run failed", { runId, trigger: opts.trigger, error }, err);
     } finally {
       clearInterval(heartbeat);
+      clearTimeout(deadline);
     }
 
     const endedAt = now();

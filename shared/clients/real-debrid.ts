@@ -155,12 +155,13 @@ export function magnetFor(hash: string, name: string): string {
 export function createRealDebridClient(opts: RealDebridOptions): DebridProvider & { name: "real-debrid" } {
   const sleep = opts.sleep ?? abortableSleep;
   const maxAttempts = opts.maxAttempts ?? 4;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const api = ofetch.create(
     {
       baseURL: opts.baseUrl,
       headers: { Authorization: `Bearer ${opts.token}` },
       retry: 0,
-      timeout: opts.timeoutMs ?? 30_000,
+      // (ofetch's own `timeout` is ignored when a signal is passed: withTimeout below does it.)
       // Plain JSON.parse: the schemas below copy only known keys, so destr's prototype guard (a third
       // of the parse time on 5,000-torrent pages) adds nothing. Bad JSON stays text and fails the schema.
       parseResponse: (text: string) => {
@@ -185,10 +186,9 @@ export function createRealDebridClient(opts: RealDebridOptions): DebridProvider 
       await opts.limiter?.acquire(init.signal);
       const started = Date.now();
       try {
-        // A child signal per call: fetch hangs an abort listener on the signal it gets and drops it only when
-        // the request is collected, so a run's own signal would pile up hundreds of them (Node warns at 11).
-        const signal = init.signal ? AbortSignal.any([init.signal]) : undefined;
-        const res = await api.raw<T>(endpoint, { method, query: init.query, body: init.body, signal });
+        const res = await withTimeout(init.signal, timeoutMs, (signal) =>
+          api.raw<T>(endpoint, { method, query: init.query, body: init.body, signal }),
+        );
         opts.onCall?.({ endpoint, method, status: res.status, errorCode: null, latencyMs: Date.now() - started });
         opts.limiter?.onSuccess();
         return { status: res.status, data: res._data as T, headers: res.headers };
@@ -286,6 +286,31 @@ export function createRealDebridClient(opts: RealDebridOptions): DebridProvider 
       return { active: c.nb, limit: c.limit };
     },
   };
+}
+
+/**
+ * Runs one request under its own signal: aborted by the caller's signal or after `ms`. A fresh
+ * controller per call, its listener removed after: fetch keeps a listener on the signal it gets until
+ * the request is collected, so handing it the run's signal piled hundreds onto it (Node warns at 11);
+ * and a plain timer, because an AbortSignal.timeout() combined with AbortSignal.any() can be collected
+ * before it fires.
+ */
+async function withTimeout<T>(
+  parent: AbortSignal | undefined,
+  ms: number,
+  run: (s: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort(parent?.reason);
+  if (parent?.aborted) onAbort();
+  else parent?.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => ctl.abort(new DOMException(`timeout: no answer within ${ms} ms`, "TimeoutError")), ms);
+  try {
+    return await run(ctl.signal);
+  } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener("abort", onAbort);
+  }
 }
 
 function toRdError(endpoint: string, err: unknown, now: number): RdError {
