@@ -2,9 +2,9 @@
 // process on loopback, its RSS read from /proc, and autocannon in yet another process.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../test/helpers/processes.ts";
 
 /** The repository: the first folder above this script (bundled into .tmp/bench by run.mjs) with a package.json. */
 function findRoot(): string {
@@ -20,18 +20,6 @@ const ROOT = findRoot();
 export const CLI = join(ROOT, "dist/cli.mjs");
 const AUTOCANNON = join(ROOT, "node_modules/autocannon/autocannon.js");
 const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
-
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Served {
   child: ChildProcess;

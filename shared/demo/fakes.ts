@@ -1,9 +1,7 @@
+import { listenLoopback } from "../../test/fakes/loopback.ts";
 // The demo's services: the test fakes of Real-Debrid, Sonarr, Radarr, qBittorrent and Plex, filled with
 // the demo world and listening on 127.0.0.1.
 
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import { createFakePlex, makeSection } from "../../test/fakes/plex.ts";
 import { createFakeQbit } from "../../test/fakes/qbittorrent.ts";
 import { createFakeRealDebrid } from "../../test/fakes/real-debrid.ts";
@@ -37,25 +35,6 @@ export const FAKE_CREDENTIALS = {
   qbitPassword: "adminadmin",
   plexToken: "demo-plex-token",
 };
-
-/** Serves a fetch handler on 127.0.0.1 at a free port. */
-async function listen(handler: (req: Request) => Promise<Response>) {
-  const server = createServer(getRequestListener(handler));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive sockets would otherwise hold close() open until they time out.
-        server.closeAllConnections();
-      }),
-  };
-}
 
 /** Writes the mount and library under `dir`, fills the fakes and starts them. */
 export async function startFakes(dir: string) {
@@ -96,7 +75,7 @@ export async function startFakes(dir: string) {
 
   const servers = await Promise.all([
     // RD refuses one hash as infringing (451) when it is added again: a one-shot fault set per request.
-    listen(async (req) => {
+    listenLoopback(async (req: Request) => {
       if (req.method === "POST" && new URL(req.url).pathname.endsWith("/torrents/addMagnet")) {
         const magnet = (await req.clone().formData()).get("magnet");
         if (typeof magnet === "string" && parseMagnet(magnet)?.hash === account.infringingHash) {

@@ -40,6 +40,26 @@ export function mountGuardProbe(db: Db, configured: boolean): HealthProbe {
   };
 }
 
+/** The WHERE of a broken-links query (API and dashboard): by state, matched or not, and text in path or torrent. */
+export function brokenLinksFilter(f: { state: string; matched: string; q?: string | undefined }): {
+  where: string[];
+  args: string[];
+} {
+  const where: string[] = [];
+  const args: string[] = [];
+  if (f.state !== "any") {
+    where.push("state = ?");
+    args.push(f.state);
+  }
+  if (f.matched === "true") where.push("matched_torrent_id IS NOT NULL");
+  if (f.matched === "false") where.push("matched_torrent_id IS NULL");
+  if (f.q) {
+    where.push("(path LIKE ? ESCAPE '\\' OR torrent_name LIKE ? ESCAPE '\\')");
+    args.push(containsPattern(f.q), containsPattern(f.q));
+  }
+  return { where, args };
+}
+
 /** Mounts /api/broken-links, /api/sweep and POST /api/sweep/start (behind `auth`). */
 export function mountLibraryApi(app: Hono, db: Db, auth: MiddlewareHandler): void {
   app.get("/api/sweep", async (c) => c.json(serializeSweep(await readSweepState(db))));
@@ -55,24 +75,10 @@ export function mountLibraryApi(app: Hono, db: Db, auth: MiddlewareHandler): voi
   app.get("/api/broken-links", async (c) => {
     const parsed = v.safeParse(BrokenLinksQuery, c.req.query());
     if (!parsed.success) return c.json({ error: "invalid query", issues: v.flatten(parsed.issues).nested }, 400);
-    const { limit, offset, state, matched, q } = parsed.output;
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (state !== "any") {
-      where.push("state = ?");
-      args.push(state);
-    }
-    if (matched === "true") where.push("matched_torrent_id IS NOT NULL");
-    if (matched === "false") where.push("matched_torrent_id IS NULL");
-    if (q) {
-      where.push("(path LIKE ? ESCAPE '\\' OR torrent_name LIKE ? ESCAPE '\\')");
-      const like = containsPattern(q);
-      args.push(like, like);
-    }
+    const { limit, offset, ...filter } = parsed.output;
     const { total, rows } = await pagedRows(db, {
       from: "broken_links",
-      where,
-      args,
+      ...brokenLinksFilter(filter),
       orderBy: "last_seen_at DESC, path",
       limit,
       offset,

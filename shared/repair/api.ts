@@ -2,7 +2,7 @@ import type { Row } from "@libsql/client";
 import type { Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { Db } from "../db.ts";
-import { iso, pagedRows, pageQuery } from "../query.ts";
+import { containsPattern, iso, pagedRows, pageQuery } from "../query.ts";
 import { FINAL_STATES, REPAIR_STATES } from "./machine.ts";
 
 const States = v.pipe(
@@ -147,6 +147,33 @@ export async function repairFor(db: Db, ref: string, now: number): Promise<Row> 
   return ins.rows[0] as Row;
 }
 
+/** The WHERE of a journal query (API and dashboard): by kind, state, job, repair, and text in target or detail. */
+export function actionsFilter(f: {
+  kind?: string | undefined;
+  state?: string | undefined;
+  job?: string | undefined;
+  repair?: number | undefined;
+  q?: string | undefined;
+}): { where: string[]; args: (string | number)[] } {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  for (const [col, val] of [
+    ["kind", f.kind],
+    ["state", f.state],
+    ["job", f.job],
+    ["repair_id", f.repair],
+  ] as const) {
+    if (val === undefined) continue;
+    where.push(`${col} = ?`);
+    args.push(val);
+  }
+  if (f.q) {
+    where.push("(target LIKE ? ESCAPE '\\' OR detail LIKE ? ESCAPE '\\')");
+    args.push(containsPattern(f.q), containsPattern(f.q));
+  }
+  return { where, args };
+}
+
 /** Mounts /api/repairs, /api/actions and /api/permanent-failures; mutating routes behind `auth`. */
 export function mountRepairApi(app: Hono, db: Db, auth: MiddlewareHandler, now: () => number = Date.now): void {
   const bad = (issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]) => ({
@@ -218,20 +245,8 @@ export function mountRepairApi(app: Hono, db: Db, auth: MiddlewareHandler, now: 
   app.get("/api/actions", async (c) => {
     const parsed = v.safeParse(ActionsQuery, c.req.query());
     if (!parsed.success) return c.json(bad(parsed.issues), 400);
-    const { limit, offset, kind, state, job, repair } = parsed.output;
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    for (const [col, val] of [
-      ["kind", kind],
-      ["state", state],
-      ["job", job],
-      ["repair_id", repair],
-    ] as const) {
-      if (val === undefined) continue;
-      where.push(`${col} = ?`);
-      args.push(val);
-    }
-    const page = await pagedRows(db, { from: "actions", where, args, orderBy: "id DESC", limit, offset });
+    const { limit, offset, ...filter } = parsed.output;
+    const page = await pagedRows(db, { from: "actions", ...actionsFilter(filter), orderBy: "id DESC", limit, offset });
     return c.json({ total: page.total, limit, offset, items: page.rows.map(serializeAction) });
   });
 

@@ -1,7 +1,5 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
+import { fetchOnly, listenLoopback } from "./loopback.ts";
 
 /** One library section as the fake serves it. */
 export interface FakePlexSection {
@@ -97,37 +95,11 @@ export function createFakePlex(opts: { token?: string; sections?: FakePlexSectio
     sections: opts.sections ?? [],
     refreshes: [],
     requests: [],
-    async fetch(input, init) {
-      const req = new Request(input, init);
-      const host = new URL(req.url).host;
-      // Anything but the fake's own origin fails as an unknown host would, so no test can reach the network.
-      if (`http://${host}` !== origin) {
-        const cause = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
-        throw new TypeError("fetch failed", { cause });
-      }
-      if (req.signal.aborted) throw req.signal.reason;
-      return app.fetch(req);
-    },
+    fetch: fetchOnly(origin, (req) => app.fetch(req)),
     inject(fault) {
       faults.push(fault);
     },
-    async listen() {
-      const server = createServer(getRequestListener(app.fetch));
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-      });
-      const { port } = server.address() as AddressInfo;
-      return {
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((resolve, reject) => {
-            server.close((err) => (err ? reject(err) : resolve()));
-            // Keep-alive sockets would otherwise hold close() open until they time out.
-            server.closeAllConnections();
-          }),
-      };
-    },
+    listen: () => listenLoopback(app.fetch),
   };
   return fake;
 }

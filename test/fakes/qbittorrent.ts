@@ -1,9 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import type { QbitTorrent, QbitTracker } from "../../shared/clients/qbittorrent.ts";
+import { fetchOnly, listenLoopback } from "./loopback.ts";
 
 /** A main-log entry as qBit keeps it (timestamp in epoch seconds, as the API sends it). */
 export interface FakeQbitLogEntry {
@@ -285,36 +283,12 @@ export function createFakeQbit(opts: FakeQbitOptions = {}): FakeQbit {
       return entry;
     },
     expireSessions: () => sessions.clear(),
-    async fetch(input, init) {
-      const req = new Request(input, init);
-      const host = new URL(req.url).host;
-      if (`http://${host}` !== origin) {
-        const cause = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
-        throw new TypeError("fetch failed", { cause });
-      }
-      if (req.signal.aborted) throw req.signal.reason;
-      return app.fetch(req);
-    },
+    fetch: fetchOnly(origin, (req) => app.fetch(req)),
     inject(rule) {
       const left = rule.count ?? 1;
       if (left > 0) faults.push({ rule, left });
     },
-    async listen() {
-      const server = createServer(getRequestListener(app.fetch));
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-      });
-      const { port } = server.address() as AddressInfo;
-      return {
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((resolve, reject) => {
-            server.close((err) => (err ? reject(err) : resolve()));
-            server.closeAllConnections();
-          }),
-      };
-    },
+    listen: () => listenLoopback(app.fetch),
   };
   return fake;
 }

@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
+import type { IncomingMessage } from "node:http";
 import { Hono } from "hono";
+import { fetchOnly, listenLoopback } from "./loopback.ts";
 import {
   ACTIVE_STATUSES,
   type FakeFile,
@@ -443,16 +442,7 @@ export function createFakeRealDebrid(opts: FakeRealDebridOptions = {}): FakeReal
     requests: [],
     cached: new Set(),
     catalog: new Map(),
-    async fetch(input, init) {
-      const req = new Request(input, init);
-      const host = new URL(req.url).host;
-      if (`http://${host}` !== FAKE_ORIGIN) {
-        const cause = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
-        throw new TypeError("fetch failed", { cause });
-      }
-      if (req.signal.aborted) throw req.signal.reason;
-      return app.fetch(req);
-    },
+    fetch: fetchOnly(FAKE_ORIGIN, (req) => app.fetch(req)),
     add(...list) {
       for (const t of list) insertNewest(fake.torrents, t);
     },
@@ -469,23 +459,7 @@ export function createFakeRealDebrid(opts: FakeRealDebridOptions = {}): FakeReal
     clearFaults() {
       rules.length = 0;
     },
-    async listen() {
-      const server = createServer(getRequestListener(app.fetch));
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-      });
-      const { port } = server.address() as AddressInfo;
-      return {
-        url: `http://127.0.0.1:${port}${BASE_PATH}`,
-        close: () =>
-          new Promise<void>((resolve, reject) => {
-            server.close((err) => (err ? reject(err) : resolve()));
-            // Keep-alive sockets would otherwise hold close() open until they time out.
-            server.closeAllConnections();
-          }),
-      };
-    },
+    listen: () => listenLoopback(app.fetch, BASE_PATH),
   };
   return fake;
 }

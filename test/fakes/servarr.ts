@@ -1,8 +1,6 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import { type Context, Hono } from "hono";
 import type { ArrKind } from "../../shared/clients/servarr.ts";
+import { fetchOnly, listenLoopback } from "./loopback.ts";
 
 export interface FakeSeries {
   id: number;
@@ -374,37 +372,12 @@ export function createFakeArr(kind: ArrKind, opts: { apiKey?: string; now?: () =
     commands: [],
     deleted: [],
     requests: [],
-    async fetch(input, init) {
-      const req = new Request(input, init);
-      const host = new URL(req.url).host;
-      if (`http://${host}` !== origin) {
-        const cause = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" });
-        throw new TypeError("fetch failed", { cause });
-      }
-      if (req.signal.aborted) throw req.signal.reason;
-      return app.fetch(req);
-    },
+    fetch: fetchOnly(origin, (req) => app.fetch(req)),
     inject(rule) {
       const left = rule.count ?? 1;
       if (left > 0) faults.push({ rule, left });
     },
-    async listen() {
-      const server = createServer(getRequestListener(app.fetch));
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-      });
-      const { port } = server.address() as AddressInfo;
-      return {
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((resolve, reject) => {
-            server.close((err) => (err ? reject(err) : resolve()));
-            // Keep-alive sockets would otherwise hold close() open until they time out.
-            server.closeAllConnections();
-          }),
-      };
-    },
+    listen: () => listenLoopback(app.fetch),
   };
   if (kind === "sonarr") sonarrRoutes(api, fake);
   else radarrRoutes(api, fake);

@@ -1,7 +1,8 @@
 import type { Handler } from "hono";
 import { html } from "hono/html";
 import * as v from "valibot";
-import { containsPattern, pagedRows } from "../../query.ts";
+import { pagedRows } from "../../query.ts";
+import { actionsFilter } from "../../repair/api.ts";
 import { frameOf, type GuardDeps } from "../guard.ts";
 import { badge, summaryText, time } from "../layout.ts";
 import { type DashEnv, sendPage } from "../respond.ts";
@@ -21,23 +22,9 @@ const Query = v.object({
 /** GET /actions: the journal of destructive actions, newest first, by kind, state, job or repair. */
 export function actionsPage(deps: GuardDeps & { jobs: readonly string[] }): Handler<DashEnv> {
   return async (c) => {
-    const { limit, offset, kind, state, job, repair, q } = parseQuery(Query, c.req.query());
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    for (const [col, val] of [
-      ["kind", kind],
-      ["state", state],
-      ["job", job],
-      ["repair_id", repair],
-    ] as const) {
-      if (val === undefined) continue;
-      where.push(`${col} = ?`);
-      args.push(val);
-    }
-    if (q) {
-      where.push("(target LIKE ? ESCAPE '\\' OR detail LIKE ? ESCAPE '\\')");
-      args.push(containsPattern(q), containsPattern(q));
-    }
+    const { limit, offset, ...filter } = parseQuery(Query, c.req.query());
+    const { kind, state, job, repair, q } = filter;
+    const { where, args } = actionsFilter(filter);
     const [page, kinds] = await Promise.all([
       pagedRows(deps.db, { from: "actions", where, args, orderBy: "id DESC", limit, offset }),
       deps.db.execute("SELECT DISTINCT kind FROM actions ORDER BY kind"),

@@ -1,7 +1,8 @@
 import type { Handler } from "hono";
 import { html } from "hono/html";
 import * as v from "valibot";
-import { containsPattern, pagedRows } from "../../query.ts";
+import { brokenLinksFilter } from "../../library/api.ts";
+import { pagedRows } from "../../query.ts";
 import { frameOf, type GuardDeps } from "../guard.ts";
 import { badge, time } from "../layout.ts";
 import { type DashEnv, sendPage } from "../respond.ts";
@@ -17,19 +18,9 @@ const Query = v.object({
 /** GET /broken-links: what the library sweep found, by state and match, searched by path or torrent. */
 export function brokenLinksPage(deps: GuardDeps): Handler<DashEnv> {
   return async (c) => {
-    const { limit, offset, state, matched, q } = parseQuery(Query, c.req.query());
-    const where: string[] = [];
-    const args: string[] = [];
-    if (state !== "any") {
-      where.push("state = ?");
-      args.push(state);
-    }
-    if (matched === "true") where.push("matched_torrent_id IS NOT NULL");
-    if (matched === "false") where.push("matched_torrent_id IS NULL");
-    if (q) {
-      where.push("(path LIKE ? ESCAPE '\\' OR torrent_name LIKE ? ESCAPE '\\')");
-      args.push(containsPattern(q), containsPattern(q));
-    }
+    const { limit, offset, ...filter } = parseQuery(Query, c.req.query());
+    const { state, matched, q } = filter;
+    const { where, args } = brokenLinksFilter(filter);
     const page = await pagedRows(deps.db, {
       from: "broken_links",
       where,
