@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { createRealDebridClient, magnetFor, RdError } from "../../shared/clients/real-debrid.ts";
 import { createRdLimiter } from "../../shared/rd/limiter.ts";
 import { maxInAnyWindow } from "../../shared/rd/rate-limit.ts";
@@ -186,5 +186,66 @@ describe("Real-Debrid client against the fake", () => {
     const first429 = fake.requests.findIndex((r) => r.status === 429);
     const next = fake.requests[first429 + 1];
     expect((next?.at ?? 0) - (fake.requests[first429]?.at ?? 0)).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
+describe("Real-Debrid client over its default transport (node:http, a real loopback socket)", () => {
+  async function overSocket(opts: { timeoutMs?: number } = {}) {
+    const fake = createFakeRealDebrid({ token: TOKEN, rateLimitPerMinute: 0 });
+    const server = await fake.listen();
+    onTestFinished(() => server.close());
+    const rd = createRealDebridClient({ baseUrl: server.url, token: TOKEN, limiter: null, maxAttempts: 1, ...opts });
+    return { fake, rd };
+  }
+
+  it("streams full pages, and adds, selects and deletes with form bodies", async () => {
+    const { fake, rd } = await overSocket();
+    fake.add(...makeAccount(12_000));
+    const ids = new Set<string>();
+    for (let offset = 0; offset < 12_000; offset += 5000) {
+      const page = await rd.listTorrents({ offset, limit: 5000 });
+      expect(page.total).toBe(12_000);
+      for (const t of page.items) ids.add(t.id);
+    }
+    expect(ids.size).toBe(12_000);
+    expect((await rd.listTorrents({ offset: 12_000, limit: 5000 })).items).toEqual([]);
+    const hash = "0123456789abcdef0123456789abcdef01234567";
+    const { id } = await rd.addMagnet(magnetFor(hash, "Some.Show.S01"));
+    expect(await rd.selectFiles(id, "all")).toBe("selected");
+    await rd.deleteTorrent(id);
+    expect(fake.requests.filter((r) => r.method === "POST" || r.method === "DELETE").map((r) => r.status)).toEqual([
+      201, 204, 204,
+    ]);
+  });
+
+  it("classifies an error body, a malformed element and a truncated page", async () => {
+    const { fake, rd } = await overSocket();
+    fake.add(...makeAccount(50));
+    fake.inject({
+      fault: { kind: "status", status: 429, body: { error: "too_many_requests", error_code: 34 } },
+      path: /^\/torrents$/,
+      count: 1,
+    });
+    const limited = await failure(rd.listTorrents({ offset: 0, limit: 100 }));
+    expect([limited.status, limited.code, limited.info.class]).toEqual([429, 34, "rate_limited"]);
+    fake.inject({ fault: { kind: "malformed" }, path: /^\/torrents$/, count: 1 });
+    const bad = await failure(rd.listTorrents({ offset: 0, limit: 100 }));
+    expect(bad.info.class).toBe("malformed");
+    expect(bad.message).toMatch(/response\[0\]\.(hash|bytes|progress): expected/);
+    fake.inject({ fault: { kind: "truncated" }, path: /^\/torrents$/, count: 1 });
+    expect(["malformed", "unavailable"]).toContain(
+      (await failure(rd.listTorrents({ offset: 0, limit: 100 }))).info.class,
+    );
+    expect((await rd.listTorrents({ offset: 0, limit: 100 })).items).toHaveLength(50);
+  });
+
+  it("gives up on a slow answer after its timeout", async () => {
+    const { fake, rd } = await overSocket({ timeoutMs: 100 });
+    fake.inject({ fault: { kind: "delay", ms: 5_000 }, path: /^\/user/ });
+    const started = Date.now();
+    const err = await failure(rd.getUser());
+    expect(err.info.class).toBe("unavailable");
+    expect(err.message).toMatch(/timeout: no answer within 100 ms/);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
