@@ -14,6 +14,8 @@ export type LinkVerdict =
   | { kind: "uncertain"; why: string }
   | { kind: "broken"; reason: BrokenReason; target: string; torrentName: string | null };
 
+const OK: LinkVerdict = { kind: "ok" };
+
 /** An absolute path with no ".", ".." or empty segments: nothing to resolve. */
 const PLAIN_ABSOLUTE = /^\/(?!.*(?:\/\/|\/\.\.?(?:\/|$)))/;
 
@@ -58,13 +60,11 @@ export function inspectLink(
     mount !== null && target.startsWith(mount.view.mountPath) && target[mount.view.mountPath.length] === "/";
   const parsed = mount && underMount ? parseUnderMount(target, mount.view.mountPath, mount.directories) : null;
   if (mount && parsed) {
-    const folder = mount.view.has(parsed.directory, parsed.torrentName, "");
-    if (folder === null) return { kind: "uncertain", why: "mount listing failed" };
-    if (!folder) return { kind: "broken", reason: "missing_torrent", target, torrentName: parsed.torrentName };
-    if (parsed.file === "") return { kind: "ok" };
-    const file = mount.view.has(parsed.directory, parsed.torrentName, parsed.file);
-    if (file === null) return { kind: "uncertain", why: "mount listing failed" };
-    return file ? { kind: "ok" } : { kind: "broken", reason: "missing_file", target, torrentName: parsed.torrentName };
+    const answer = mount.view.lookup(parsed.directory, parsed.torrentName, parsed.file);
+    if (answer === null) return { kind: "uncertain", why: "mount listing failed" };
+    if (answer === "present") return OK;
+    const reason = answer === "no_torrent" ? "missing_torrent" : "missing_file";
+    return { kind: "broken", reason, target, torrentName: parsed.torrentName };
   }
   stats.statFallbacks++;
   try {

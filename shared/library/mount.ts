@@ -26,6 +26,11 @@ export async function mountProblem(
 
 const MAX_CACHED_FOLDERS = 2_048;
 
+/** What the listings say about a link's target under the mount; null when a listing failed. */
+export type MountAnswer = "present" | "no_torrent" | "no_file" | null;
+
+type Listing = Set<string> | "unknown";
+
 /**
  * The mount as one sweep run sees it. On a Zurg/rclone mount every call is a network round trip,
  * so each folder is listed at most once per run and every answer comes from those listings:
@@ -35,17 +40,22 @@ const MAX_CACHED_FOLDERS = 2_048;
  */
 export class MountView {
   readdirCalls = 0;
-  readonly #listings = new Map<string, Set<string> | "unknown">();
-  readonly #pinned = new Map<string, Set<string> | "unknown">();
+  /** Torrent folders (and deeper), most recently used last: a bounded LRU keeps memory flat. */
+  readonly #listings = new Map<string, Listing>();
+  /** The mount and its top directories, read for every link: kept for the run. */
+  readonly #pinned = new Map<string, Listing>();
+  // Neighbouring links (one season folder) point into the same torrent folder: the last one is
+  // remembered, so most links cost no map lookup and no path building at all.
+  #lastDirectory = "";
+  #lastTorrent = "";
+  #lastListing: Listing | null = null;
   readonly #root: string;
-  readonly #depth: number;
 
   constructor(
     readonly mountPath: string,
     private readonly fs: SweepFs,
   ) {
     this.#root = mountPath.endsWith("/") ? mountPath.slice(0, -1) : mountPath;
-    this.#depth = this.#root.split("/").length;
   }
 
   /**
@@ -53,27 +63,65 @@ export class MountView {
    * null when a listing failed for another reason than "not there" (an I/O error on a network mount
    * must never read as "missing": that is how tools end up deleting healthy libraries).
    */
-  has(directory: string, torrentName: string, file: string): boolean | null {
-    let folder = this.#root;
-    const parts = file === "" ? [directory, torrentName] : [directory, torrentName, ...file.split("/")];
-    for (const part of parts) {
-      if (part === "") continue;
-      const names = this.#list(folder);
-      if (names === "unknown") return null;
-      if (!names.has(part)) return false;
-      folder = `${folder}/${part}`;
+  lookup(directory: string, torrentName: string, file: string): MountAnswer {
+    let torrent: Listing;
+    if (this.#lastListing !== null && torrentName === this.#lastTorrent && directory === this.#lastDirectory) {
+      torrent = this.#lastListing;
+    } else {
+      const top = this.#topListing(directory);
+      if (top === "unknown") return null;
+      if (!top.has(torrentName)) return "no_torrent";
+      torrent = this.#list(`${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, false);
+      this.#lastDirectory = directory;
+      this.#lastTorrent = torrentName;
+      this.#lastListing = torrent;
     }
-    return true;
+    if (file === "") return "present";
+    if (torrent === "unknown") return null;
+    const slash = file.indexOf("/");
+    if (slash < 0) return torrent.has(file) ? "present" : "no_file";
+    return this.#nested(torrent, `${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, file);
   }
 
-  #list(folder: string): Set<string> | "unknown" {
-    const pinned = this.#pinned.get(folder);
-    if (pinned !== undefined) return pinned;
-    let listing = this.#listings.get(folder);
+  /** `has` in the older yes/no form: true when present, false when missing, null when unknown. */
+  has(directory: string, torrentName: string, file: string): boolean | null {
+    const a = this.lookup(directory, torrentName, file);
+    return a === null ? null : a === "present";
+  }
+
+  /** The listing of `<mount>/<directory>` (the mount itself for ""), with the directory's own presence checked. */
+  #topListing(directory: string): Listing {
+    const root = this.#list(this.#root, true);
+    if (directory === "" || root === "unknown") return root;
+    if (!root.has(directory)) return new Set();
+    return this.#list(`${this.#root}/${directory}`, true);
+  }
+
+  /** A file in a subfolder of the torrent (season packs): each folder on the way listed once. */
+  #nested(torrent: Set<string>, folder: string, file: string): MountAnswer {
+    const parts = file.split("/").filter((p) => p !== "");
+    let names: Listing = torrent;
+    let at = folder;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] ?? "";
+      if (names === "unknown") return null;
+      if (!names.has(part)) return "no_file";
+      if (i === parts.length - 1) return "present";
+      at = `${at}/${part}`;
+      names = this.#list(at, false);
+    }
+    return "present";
+  }
+
+  #list(folder: string, pin: boolean): Listing {
+    const cache = pin ? this.#pinned : this.#listings;
+    let listing = cache.get(folder);
     if (listing !== undefined) {
-      // most recently used last: Map keeps insertion order
-      this.#listings.delete(folder);
-      this.#listings.set(folder, listing);
+      if (!pin) {
+        // most recently used last: Map keeps insertion order
+        this.#listings.delete(folder);
+        this.#listings.set(folder, listing);
+      }
       return listing;
     }
     this.readdirCalls++;
@@ -83,15 +131,10 @@ export class MountView {
       const code = (err as NodeJS.ErrnoException).code;
       listing = code === "ENOENT" || code === "ENOTDIR" ? new Set<string>() : "unknown";
     }
-    // The mount and its top directories are read for every link: kept. Torrent folders are used by
-    // neighbouring links (one season folder): a bounded LRU keeps memory flat on any library size.
-    if (folder.split("/").length - this.#depth <= 1) this.#pinned.set(folder, listing);
-    else {
-      this.#listings.set(folder, listing);
-      if (this.#listings.size > MAX_CACHED_FOLDERS) {
-        const oldest = this.#listings.keys().next().value;
-        if (oldest !== undefined) this.#listings.delete(oldest);
-      }
+    cache.set(folder, listing);
+    if (!pin && this.#listings.size > MAX_CACHED_FOLDERS) {
+      const oldest = this.#listings.keys().next().value;
+      if (oldest !== undefined) this.#listings.delete(oldest);
     }
     return listing;
   }
