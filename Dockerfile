@@ -7,7 +7,9 @@ COPY . .
 RUN npm run build
 
 FROM node:20-slim
+# NODE_OPTIONS: see scripts/node-flags.mjs (a smaller young generation: ~10-20 MB less peak memory).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     HOST=0.0.0.0 \
     PORT=8787 \
     LIBSQL_URL=file:/app/data/rdtm.db \

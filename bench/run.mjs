@@ -5,8 +5,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { NODE_FLAGS } from "../scripts/node-flags.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+// RDTM's own processes run with the service's V8 options (scripts/node-flags.mjs), as `npm start`
+// and the Docker image run it; the fakes, `find` and the load generator run with Node's defaults.
 const OUT = ".tmp/bench";
 const root = new URL("../", import.meta.url).pathname;
 process.chdir(root);
@@ -57,7 +60,7 @@ function startFake(torrents) {
 
 const scan = (kind, url, file) =>
   JSON.parse(
-    execFileSync(process.execPath, [`${OUT}/rd-scan.mjs`, kind, url, file], { encoding: "utf8" })
+    execFileSync(process.execPath, [...NODE_FLAGS, `${OUT}/rd-scan.mjs`, kind, url, file], { encoding: "utf8" })
       .trim()
       .split("\n")
       .at(-1),
@@ -164,7 +167,7 @@ function recordAtLeast(name, unit, target, values, extra = {}) {
     const found = out.split("\n").filter(Boolean).length;
     const db = join(dir, `sweep-${i}.db`);
     const r = JSON.parse(
-      execFileSync(process.execPath, [`${OUT}/sweep.mjs`, lib, mount, db], { encoding: "utf8" })
+      execFileSync(process.execPath, [...NODE_FLAGS, `${OUT}/sweep.mjs`, lib, mount, db], { encoding: "utf8" })
         .trim()
         .split("\n")
         .at(-1),
@@ -196,7 +199,7 @@ function recordAtLeast(name, unit, target, values, extra = {}) {
   for (let i = 0; i < RUNS; i++)
     runs.push(
       JSON.parse(
-        execFileSync(process.execPath, [`${OUT}/match.mjs`], { encoding: "utf8" })
+        execFileSync(process.execPath, [...NODE_FLAGS, `${OUT}/match.mjs`], { encoding: "utf8" })
           .trim()
           .split("\n")
           .at(-1),
@@ -223,7 +226,7 @@ function recordAtLeast(name, unit, target, values, extra = {}) {
   for (let i = 0; i < RUNS; i++)
     runs.push(
       JSON.parse(
-        execFileSync(process.execPath, [`${OUT}/repair-throughput.mjs`], { encoding: "utf8" })
+        execFileSync(process.execPath, [...NODE_FLAGS, `${OUT}/repair-throughput.mjs`], { encoding: "utf8" })
           .trim()
           .split("\n")
           .at(-1),
@@ -271,9 +274,13 @@ function recordAtLeast(name, unit, target, values, extra = {}) {
     const dir = mkdtempSync(join(tmpdir(), "rdtm-bench-qbit-"));
     const runs = [];
     for (let i = 0; i < RUNS; i++) {
-      const out = execFileSync(process.execPath, [`${OUT}/qbit-check.mjs`, ...urls, join(dir, `q-${i}.db`)], {
-        encoding: "utf8",
-      });
+      const out = execFileSync(
+        process.execPath,
+        [...NODE_FLAGS, `${OUT}/qbit-check.mjs`, ...urls, join(dir, `q-${i}.db`)],
+        {
+          encoding: "utf8",
+        },
+      );
       runs.push(JSON.parse(out.trim().split("\n").at(-1)));
     }
     const r0 = runs[0];

@@ -4,6 +4,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NODE_FLAGS } from "../scripts/node-flags.mjs";
 import { freePort } from "../test/helpers/processes.ts";
 
 /** The repository: the first folder above this script (bundled into .tmp/bench by run.mjs) with a package.json. */
@@ -37,7 +38,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * TZ), and waits until GET /health answers 200. setpriv --pdeathsig (exec'd, so the pid stays the node
  * process's) kills the server should this process die without its finally.
  */
-export async function startServe(env: Record<string, string>, cwd: string, nodeArgs: string[] = []): Promise<Served> {
+export async function startServe(
+  env: Record<string, string>,
+  cwd: string,
+  nodeArgs: string[] = NODE_FLAGS,
+): Promise<Served> {
   const port = await freePort();
   const argv = [process.execPath, ...nodeArgs, CLI, "serve"];
   const [file, args] = SETPRIV ? [SETPRIV, ["--pdeathsig", "KILL", ...argv]] : [argv[0] as string, argv.slice(1)];

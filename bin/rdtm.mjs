@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Installed command: runs the bundled CLI (built by `npm run build`).
 import { existsSync } from "node:fs";
 

@@ -97,3 +97,17 @@ describe("docker", () => {
     expect(read("docker-entrypoint.sh")).toMatch(/setpriv --reuid="\$PUID" --regid="\$PGID"/);
   });
 });
+
+describe("node flags (scripts/node-flags.mjs)", () => {
+  it("every way of running the service passes the same V8 options", async () => {
+    const { NODE_FLAGS } = await import("../scripts/node-flags.mjs");
+    const flags = NODE_FLAGS.join(" ");
+    expect(flags).toMatch(/^--max-semi-space-size=\d+$/);
+    const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.start).toContain(`node ${flags} dist/cli.mjs serve`);
+    expect(scripts.rdtm).toContain(`node ${flags} dist/cli.mjs`);
+    expect(read("Dockerfile")).toMatch(new RegExp(`NODE_OPTIONS=${flags}\\b`));
+    expect(read("bin/rdtm.mjs").split("\n")[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
+    expect(read("bench/run.mjs")).toContain("NODE_FLAGS");
+  });
+});
