@@ -24,8 +24,13 @@ const PLAIN_ABSOLUTE = /^\/(?!.*(?:\/\/|\/\.\.?(?:\/|$)))/;
  * directory, by slicing instead of splitting (this runs for every link); anything else goes to the
  * full parser.
  */
-function parseUnderMount(target: string, mountPath: string, directories: readonly string[]): MountTarget | null {
-  if (!PLAIN_ABSOLUTE.test(target)) return parseMountTarget(target, mountPath, directories);
+function parseUnderMount(
+  target: string,
+  plain: boolean,
+  mountPath: string,
+  directories: readonly string[],
+): MountTarget | null {
+  if (!plain) return parseMountTarget(target, mountPath, directories);
   const rest = target.slice(mountPath.length + 1);
   const slash = rest.indexOf("/");
   const directory = slash < 0 ? rest : rest.slice(0, slash);
@@ -55,10 +60,11 @@ export function inspectLink(
   fs: SweepFs,
 ): LinkVerdict {
   // Most targets are plain absolute paths: resolving them is work the sweep does 100k+ times.
-  const target = PLAIN_ABSOLUTE.test(link.target) ? link.target : resolve(dirname(link.path), link.target);
+  const plain = PLAIN_ABSOLUTE.test(link.target);
+  const target = plain ? link.target : resolve(dirname(link.path), link.target);
   const underMount =
     mount !== null && target.startsWith(mount.view.mountPath) && target[mount.view.mountPath.length] === "/";
-  const parsed = mount && underMount ? parseUnderMount(target, mount.view.mountPath, mount.directories) : null;
+  const parsed = mount && underMount ? parseUnderMount(target, plain, mount.view.mountPath, mount.directories) : null;
   if (mount && parsed) {
     const answer = mount.view.lookup(parsed.directory, parsed.torrentName, parsed.file);
     if (answer === null) return { kind: "uncertain", why: "mount listing failed" };
