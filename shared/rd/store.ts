@@ -13,16 +13,31 @@ export interface UpsertResult {
 
 // A page travels as ONE JSON parameter that SQLite unpacks with json_each: binding 12 values per row
 // one by one through the driver cost about as much as SQLite's own work (measured on 100k torrents).
-const PAGE_ROWS =
-  "SELECT value ->> 0 AS id, value ->> 1 AS hash, value ->> 2 AS filename, value ->> 3 AS status, value ->> 4 AS bytes, value ->> 5 AS progress, value ->> 6 AS links, value ->> 7 AS added_at, value ->> 8 AS ended_at FROM json_each(?)";
+// Each row is turned into JSONB once (a materialized CTE): nine `->>` on the row's JSON text re-parsed it
+// each time, ~1 s of a 100k-torrent scan's SQLite time against ~0.8 s this way (measured).
+const UPSERT_PAGE = `WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?1))
+  INSERT INTO torrents (id, hash, filename, status, bytes, progress, links, added_at, ended_at,
+    first_seen_at, last_seen_at, seen_generation, status_changed_at)
+  SELECT j ->> 0, j ->> 1, j ->> 2, j ->> 3, j ->> 4, j ->> 5, j ->> 6, j ->> 7, j ->> 8, ?2, ?2, ?3, ?2
+  FROM r WHERE true
+  ON CONFLICT (id) DO UPDATE SET
+    hash = excluded.hash, filename = excluded.filename, bytes = excluded.bytes, progress = excluded.progress,
+    links = excluded.links, added_at = excluded.added_at, ended_at = excluded.ended_at,
+    status_changed_at = CASE WHEN torrents.status <> excluded.status THEN excluded.last_seen_at ELSE torrents.status_changed_at END,
+    status = excluded.status, last_seen_at = excluded.last_seen_at, gone_at = NULL,
+    seen_generation = max(torrents.seen_generation, excluded.seen_generation)`;
 
 function pageJson(items: readonly DebridTorrent[]): string {
   // In id order, the primary-key B-tree is filled sequentially rather than at random (~5-10% faster).
-  const rows = items.map(
-    (t) => [t.id, t.hash, t.filename, t.status, t.bytes, t.progress, t.links, t.addedAt, t.endedAt] as const,
-  );
-  rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return JSON.stringify(rows);
+  const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Written out directly: no 9-element array per torrent on the way to one string.
+  const q = JSON.stringify;
+  let out = "[";
+  for (let i = 0; i < sorted.length; i++) {
+    const t = sorted[i] as DebridTorrent;
+    out += `${i === 0 ? "" : ","}[${q(t.id)},${q(t.hash)},${q(t.filename)},${q(t.status)},${q(t.bytes)},${q(t.progress)},${q(t.links)},${q(t.addedAt)},${q(t.endedAt)}]`;
+  }
+  return `${out}]`;
 }
 
 /**
@@ -65,16 +80,7 @@ async function upsertChunk(
 ): Promise<void> {
   const page = pageJson(items);
   await tx.execute({
-    sql: `INSERT INTO torrents (id, hash, filename, status, bytes, progress, links, added_at, ended_at,
-            first_seen_at, last_seen_at, seen_generation, status_changed_at)
-          SELECT id, hash, filename, status, bytes, progress, links, added_at, ended_at, ?2, ?2, ?3, ?2
-          FROM (${PAGE_ROWS.replace("json_each(?)", "json_each(?1)")}) WHERE true
-          ON CONFLICT (id) DO UPDATE SET
-            hash = excluded.hash, filename = excluded.filename, bytes = excluded.bytes, progress = excluded.progress,
-            links = excluded.links, added_at = excluded.added_at, ended_at = excluded.ended_at,
-            status_changed_at = CASE WHEN torrents.status <> excluded.status THEN excluded.last_seen_at ELSE torrents.status_changed_at END,
-            status = excluded.status, last_seen_at = excluded.last_seen_at, gone_at = NULL,
-            seen_generation = max(torrents.seen_generation, excluded.seen_generation)`,
+    sql: UPSERT_PAGE,
     args: [page, now, generation ?? 0],
   });
 }

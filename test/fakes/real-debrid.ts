@@ -245,6 +245,7 @@ function intParam(raw: string | undefined, fallback: number): number | undefined
 }
 
 const serialized = new WeakMap<FakeTorrent, string>();
+const frozenPages = new WeakMap<FakeTorrent[], Map<string, Uint8Array<ArrayBuffer>>>();
 
 function listTorrents(torrents: FakeTorrent[], q: Record<string, string>, frozen = false): Response {
   const limit = intParam(q.limit, 100);
@@ -267,7 +268,16 @@ function listTorrents(torrents: FakeTorrent[], q: Record<string, string>, frozen
   const page = list.slice(offset, offset + limit);
   if (page.length === 0) return new Response(null, { status: 204, headers });
   if (frozen) {
-    const body = `[${page.map((t) => serialized.get(t) ?? cache(t)).join(",")}]`;
+    // A frozen account never changes, so a page's bytes are built once: the benchmarks' "zero-latency"
+    // fake then costs a lookup per page instead of ~20 ms of joining and encoding 2 MB.
+    const key = `${q.filter === "active" ? "a" : ""}${offset}:${limit}`;
+    let body = frozenPages.get(torrents)?.get(key);
+    if (!body) {
+      body = new TextEncoder().encode(`[${page.map((t) => serialized.get(t) ?? cache(t)).join(",")}]`);
+      const pages = frozenPages.get(torrents) ?? new Map<string, Uint8Array<ArrayBuffer>>();
+      pages.set(key, body);
+      frozenPages.set(torrents, pages);
+    }
     return new Response(body, { status: 200, headers: { ...headers, "content-type": "application/json" } });
   }
   return json(page.map(listItem), 200, headers);
