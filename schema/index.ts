@@ -5,6 +5,7 @@ import realDebrid from "./0002_real_debrid.sql";
 import library from "./0003_library.sql";
 import repairPipeline from "./0004_repair_pipeline.sql";
 import qbit from "./0005_qbit.sql";
+import torrentKeys from "./0006_torrent_keys.sql";
 
 /** The ordered migrations: version, file name and SQL. */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
@@ -13,4 +14,5 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   { version: 3, name: "0003_library.sql", sql: library },
   { version: 4, name: "0004_repair_pipeline.sql", sql: repairPipeline },
   { version: 5, name: "0005_qbit.sql", sql: qbit },
+  { version: 6, name: "0006_torrent_keys.sql", sql: torrentKeys },
 ];

@@ -88,6 +88,18 @@ function stripExtensions(name: string): string {
   return s;
 }
 
+/**
+ * Version of the key rules (normalizeName, releaseOf). Stored keys of another version are computed
+ * again: bump it whenever a change to those rules changes a key.
+ */
+export const KEY_VERSION = 1;
+
+/** What the lookups key a torrent by: its normalized name and its fuzzy bucket (title + season/episode). */
+export function nameKeys(filename: string): { normalized: string; release: string } {
+  const normalized = normalizeName(filename);
+  return { normalized, release: releaseOf(filename, normalized).key };
+}
+
 /** Builds the lookup maps once for many matches; a torrent listed twice (same id) counts once. */
 export function buildMatchIndex(torrents: readonly TorrentRef[]): MatchIndex {
   const byFilename = new Map<string, Bucket<TorrentRef>>();
@@ -115,6 +127,52 @@ export function buildMatchIndex(torrents: readonly TorrentRef[]): MatchIndex {
   return { byFilename, byOriginal, byNormalized, byRelease };
 }
 
+/** A torrent with the keys stored for it (torrent_keys). */
+export interface KeyedTorrent {
+  torrent: TorrentRef;
+  normalized: string;
+  release: string;
+}
+
+/**
+ * The same index from stored keys: nothing is normalised again, and a fuzzy bucket's releases are
+ * read only when a name needs that bucket (most names match exactly or by normalized name first).
+ */
+export function indexFromKeys(rows: readonly KeyedTorrent[]): MatchIndex {
+  const byFilename = new Map<string, Bucket<TorrentRef>>();
+  const byNormalized = new Map<string, Bucket<TorrentRef>>();
+  const buckets = new Map<string, TorrentRef[]>();
+  const seen = new Set<string>();
+  for (const r of rows) {
+    if (seen.has(r.torrent.id)) continue;
+    seen.add(r.torrent.id);
+    add(byFilename, r.torrent.filename, r.torrent);
+    add(byNormalized, r.normalized, r.torrent);
+    const b = buckets.get(r.release);
+    if (b) b.push(r.torrent);
+    else buckets.set(r.release, [r.torrent]);
+  }
+  return { byFilename, byOriginal: new Map(), byNormalized, byRelease: new LazyReleases(buckets) };
+}
+
+/** byRelease filled on first read of each bucket (only `get` is used by the matching functions). */
+class LazyReleases extends Map<string, Bucket<Candidate>> {
+  constructor(private readonly pending: Map<string, TorrentRef[]>) {
+    super();
+  }
+
+  override get(key: string): Bucket<Candidate> | undefined {
+    const done = super.get(key);
+    if (done !== undefined) return done;
+    const torrents = this.pending.get(key);
+    if (!torrents) return undefined;
+    const candidates = torrents.map((torrent) => ({ torrent, release: releaseOf(torrent.filename) }));
+    this.pending.delete(key);
+    super.set(key, candidates);
+    return candidates;
+  }
+}
+
 function add<T extends object>(m: Map<string, Bucket<T>>, k: string, v: T): void {
   const b = m.get(k);
   if (b === undefined) m.set(k, v);
@@ -130,11 +188,12 @@ const list = <T extends object>(b: Bucket<T> | undefined): readonly T[] =>
  * original filename, equal `normalizeName`, fuzzy (`fuzzyScore`). The first level with a candidate
  * decides; two different torrents at that level give "ambiguous", since a false positive here can later
  * repair or delete the wrong torrent. A fuzzy runner-up within FUZZY_MARGIN of the best is a tie too.
+ * `normalized`: normalizeName(name), when the caller has it.
  */
-export function matchTorrent(index: MatchIndex, name: string): MatchResult {
+export function matchTorrent(index: MatchIndex, name: string, normalized?: string): MatchResult {
   const exact = index.byFilename.get(name) ?? index.byOriginal.get(name);
   const kind: MatchKind = exact === undefined ? "normalized" : index.byFilename.has(name) ? "exact" : "original";
-  const strict = exact ?? index.byNormalized.get(normalizeName(name));
+  const strict = exact ?? index.byNormalized.get(normalized ?? normalizeName(name));
   if (Array.isArray(strict)) return { match: null, reason: "ambiguous" };
   if (strict) return { match: { torrent: strict, kind, score: 1 } };
   const [best, second] = fuzzyMatches(index, name);

@@ -3,7 +3,7 @@ import type { Db } from "../db.ts";
 import { REPAIR_PRIORITY } from "../rd/store.ts";
 import type { SweepFs } from "./fs.ts";
 import type { BrokenReason } from "./inspect.ts";
-import { buildMatchIndex, matchTorrent } from "./match.ts";
+import { indexFromKeys, KEY_VERSION, type KeyedTorrent, matchTorrent, nameKeys, normalizeName } from "./match.ts";
 
 /** A broken link as the sweep records it. */
 export interface BrokenLink {
@@ -17,19 +17,39 @@ export interface BrokenLink {
 }
 
 /**
- * Maps broken links to torrents by the name parsed from their target. The index over the torrents
- * table is built once per run and only when some link needs it.
+ * Maps broken links to torrents by the name parsed from their target. Torrents are keyed once
+ * (keyTorrents); a run loads only the torrents that share a filename, a normalized name or a fuzzy
+ * bucket with one of its links and matches among those. The answers are those of an index over the
+ * whole account, since no other torrent can match a link at any level.
  */
 export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
   const needing = links.filter((l) => l.torrentName !== null);
   if (needing.length === 0) return 0;
-  const rs = await db.execute("SELECT id, filename, status FROM torrents WHERE gone_at IS NULL");
-  const index = buildMatchIndex(
-    rs.rows.map((r) => ({ id: String(r.id), filename: String(r.filename), status: String(r.status) })),
+  await keyTorrents(db);
+  const names = [...new Set(needing.map((l) => l.torrentName ?? ""))];
+  const normalized = new Map(names.map((n) => [n, normalizeName(n)]));
+  // The exact and normalized levels first; only names with no candidate there reach the fuzzy level,
+  // so only their buckets are loaded (a title's bucket can hold every release of it).
+  const rows = await keyedTorrents(
+    db,
+    "k.filename IN (SELECT value FROM json_each(?1)) OR k.normalized IN (SELECT value FROM json_each(?2))",
+    [JSON.stringify(names), JSON.stringify([...normalized.values()])],
   );
+  const strict = indexFromKeys(rows);
+  const fuzzy = names.filter((n) => !strict.byFilename.has(n) && !strict.byNormalized.has(normalized.get(n) ?? ""));
+  const index =
+    fuzzy.length === 0
+      ? strict
+      : indexFromKeys([
+          ...rows,
+          ...(await keyedTorrents(db, "k.release IN (SELECT value FROM json_each(?1))", [
+            JSON.stringify([...new Set(fuzzy.map((n) => nameKeys(n).release))]),
+          ])),
+        ]);
   let matched = 0;
   for (const link of needing) {
-    const m = matchTorrent(index, link.torrentName ?? "");
+    const name = link.torrentName ?? "";
+    const m = matchTorrent(index, name, normalized.get(name));
     if (m.match) {
       link.matchedTorrentId = m.match.torrent.id;
       link.matchKind = m.match.kind;
@@ -37,6 +57,60 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
     }
   }
   return matched;
+}
+
+/** Listed torrents whose keys meet `where` (over torrent_keys k), keyed from their current filename. */
+async function keyedTorrents(db: Db, where: string, args: string[]): Promise<KeyedTorrent[]> {
+  const rs = await db.execute({
+    sql: `SELECT t.id, t.filename, t.status, k.normalized, k.release FROM torrent_keys k JOIN torrents t ON t.id = k.id
+          WHERE t.gone_at IS NULL AND t.filename = k.filename AND (${where})`,
+    args,
+  });
+  return rs.rows.map((r) => ({
+    torrent: { id: String(r.id), filename: String(r.filename), status: String(r.status) },
+    normalized: String(r.normalized),
+    release: String(r.release),
+  }));
+}
+
+const KEY_CHUNK = 2_000;
+
+/**
+ * Keys every listed torrent that has no keys yet, or keys computed from another filename or by
+ * other rules (KEY_VERSION): in id order, a chunk at a time with a turn of the event loop between,
+ * so keying a whole account once (~2 s for 100k) never holds the server. Returns how many it keyed.
+ */
+export async function keyTorrents(db: Db): Promise<number> {
+  let keyed = 0;
+  let after = "";
+  for (;;) {
+    const rs = await db.execute({
+      sql: `SELECT t.id, t.filename FROM torrents t LEFT JOIN torrent_keys k ON k.id = t.id
+            WHERE t.id > ?1 AND t.gone_at IS NULL AND (k.id IS NULL OR k.filename <> t.filename OR k.version <> ?2)
+            ORDER BY t.id LIMIT ?3`,
+      args: [after, KEY_VERSION, KEY_CHUNK],
+    });
+    if (rs.rows.length === 0) break;
+    const rows = rs.rows.map((r) => {
+      const filename = String(r.filename);
+      const k = nameKeys(filename);
+      return [String(r.id), filename, k.normalized, k.release];
+    });
+    await db.execute({
+      sql: `INSERT INTO torrent_keys (id, filename, normalized, release, version)
+            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2 FROM json_each(?1) WHERE true
+            ON CONFLICT (id) DO UPDATE SET filename = excluded.filename, normalized = excluded.normalized,
+              release = excluded.release, version = excluded.version`,
+      args: [JSON.stringify(rows), KEY_VERSION],
+    });
+    keyed += rows.length;
+    after = String(rs.rows.at(-1)?.id);
+    if (rs.rows.length < KEY_CHUNK) break;
+    await new Promise((r) => setImmediate(r));
+  }
+  // keys of torrents no longer in the table (the rows are kept while gone, so this is rare)
+  if (keyed > 0) await db.execute("DELETE FROM torrent_keys WHERE id NOT IN (SELECT id FROM torrents)");
+  return keyed;
 }
 
 /**

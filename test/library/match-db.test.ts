@@ -1,0 +1,141 @@
+// Matching as a sweep run does it: torrents keyed once in torrent_keys, only the candidates loaded.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Db } from "../../shared/db.ts";
+import { buildMatchIndex, KEY_VERSION, matchTorrent, type TorrentRef } from "../../shared/library/match.ts";
+import { type BrokenLink, keyTorrents, matchLinks } from "../../shared/library/record.ts";
+import { upsertTorrents } from "../../shared/rd/store.ts";
+import { makeDb } from "../helpers/factories.ts";
+
+let db: Db;
+beforeEach(async () => {
+  db = await makeDb();
+});
+afterEach(() => db.close());
+
+// mulberry32, seeded: the same library every run
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Releases that collide on purpose: few titles, several qualities, groups and renames of each. */
+function library(rand: () => number) {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
+  const titles = ["Night.City", "The.Lost.House", "Dark.River", "Iron.Star", "Blue.Moon"];
+  const tails = ["1080p.WEB-DL.x264-NTb", "1080p.WEB.H.264-FLUX", "2160p.BluRay.x265-SPARKS", "720p.HDTV.x264-LOL"];
+  const names = new Set<string>();
+  while (names.size < 400) {
+    const t = pick(titles);
+    names.add(
+      rand() < 0.6
+        ? `${t}.S0${1 + Math.floor(rand() * 3)}E0${1 + Math.floor(rand() * 9)}.${pick(tails)}`
+        : `${t}.${2000 + Math.floor(rand() * 25)}.${pick(tails)}${rand() < 0.2 ? ".mkv" : ""}`,
+    );
+  }
+  const torrents: TorrentRef[] = [...names].map((filename, i) => ({ id: `T${i}`, filename, status: "downloaded" }));
+  // a few listed twice: ambiguous by design
+  for (let i = 0; i < 5; i++) torrents.push({ id: `D${i}`, filename: pick(torrents).filename, status: "downloaded" });
+  const variants: ((s: string) => string)[] = [
+    (s) => s,
+    (s) => s.toLowerCase(),
+    (s) => s.replaceAll(".", " "),
+    (s) => `[RARBG] ${s}`,
+    (s) => s.replace(/-([A-Za-z]+)$/, "-$1-RARBG"),
+    (s) => s.replace(/^The\./, ""),
+    (s) => s.replace("1080p", "720p"),
+  ];
+  const links = Array.from({ length: 600 }, () => pick(variants)(pick(torrents).filename));
+  links.push("Not.In.The.Account.S01E01.1080p.WEB-DL.x264-NTb", "");
+  return { torrents, links };
+}
+
+async function store(torrents: TorrentRef[]) {
+  await upsertTorrents(
+    db,
+    torrents.map((t, i) => ({
+      id: t.id,
+      hash: i.toString(16).padStart(40, "0"),
+      filename: t.filename,
+      status: "downloaded",
+      bytes: 1,
+      progress: 100,
+      links: 1,
+      addedAt: 1_700_000_000_000 - i,
+      endedAt: null,
+    })),
+    Date.now(),
+    1,
+  );
+}
+
+const brokenFor = (names: string[]): BrokenLink[] =>
+  names.map((n, i) => ({
+    path: `/library/${i}.mkv`,
+    root: "/library",
+    target: `/mnt/__all__/${n}/x.mkv`,
+    reason: "missing_torrent",
+    torrentName: n,
+    matchedTorrentId: null,
+    matchKind: null,
+  }));
+
+describe("matchLinks over torrent_keys", () => {
+  it.each([1, 2, 3])("gives the answers of an index over the whole account (seed %i)", async (seed) => {
+    const { torrents, links } = library(rng(seed));
+    await store(torrents);
+    const broken = brokenFor(links);
+    const matched = await matchLinks(db, broken);
+    const whole = buildMatchIndex(torrents);
+    const expected = links.map((n) => {
+      const r = matchTorrent(whole, n);
+      return r.match ? [r.match.torrent.id, r.match.kind] : [null, null];
+    });
+    expect(broken.map((b) => [b.matchedTorrentId, b.matchKind])).toEqual(expected);
+    expect(matched).toBe(expected.filter((e) => e[0] !== null).length);
+    // a fair test: every level and both outcomes occur
+    const kinds = new Set(expected.map((e) => e[1]));
+    for (const k of ["exact", "normalized", "fuzzy", null]) expect(kinds).toContain(k);
+  });
+
+  it("keys each torrent once, again when its filename or the key rules change, and never a gone one", async () => {
+    const { torrents } = library(rng(9));
+    await store(torrents.slice(0, 50));
+    expect(await keyTorrents(db)).toBe(50);
+    expect(await keyTorrents(db)).toBe(0);
+    await db.execute("UPDATE torrents SET filename = 'Renamed.S01E01.1080p.WEB-DL.x264-NTb' WHERE id = 'T3'");
+    await db.execute({ sql: "UPDATE torrent_keys SET version = ? WHERE id = 'T4'", args: [KEY_VERSION - 1] });
+    await db.execute("UPDATE torrents SET gone_at = 1 WHERE id = 'T5'");
+    await db.execute("UPDATE torrents SET filename = 'Gone.Renamed' WHERE id = 'T5'");
+    expect(await keyTorrents(db)).toBe(2);
+    const t3 = (await db.execute("SELECT filename, normalized FROM torrent_keys WHERE id = 'T3'")).rows[0];
+    expect([t3?.filename, t3?.normalized]).toEqual([
+      "Renamed.S01E01.1080p.WEB-DL.x264-NTb",
+      "renamed s01e01 1080p webdl x264 ntb",
+    ]);
+    // the renamed torrent matches by its new name, not its old one
+    const [byNew, byOld] = brokenFor(["Renamed.S01E01.1080p.WEB-DL.x264-NTb", torrents[3]?.filename ?? ""]);
+    await matchLinks(db, [byNew as BrokenLink, byOld as BrokenLink]);
+    expect(byNew?.matchedTorrentId).toBe("T3");
+    expect(byOld?.matchedTorrentId).not.toBe("T3");
+    // a row deleted from torrents loses its keys at the next keying pass
+    await db.execute("DELETE FROM torrents WHERE id = 'T6'");
+    await store([{ id: "NEW", filename: "Brand.New.2024.1080p.WEB-DL.x264-NTb", status: "downloaded" }]);
+    expect(await keyTorrents(db)).toBe(1);
+    expect((await db.execute("SELECT count(*) AS n FROM torrent_keys WHERE id = 'T6'")).rows[0]?.n).toBe(0);
+  });
+
+  it("keys an account larger than one chunk, in id order, without missing one", async () => {
+    const torrents: TorrentRef[] = Array.from({ length: 4_321 }, (_, i) => ({
+      id: `X${(i * 7919) % 100_000}`,
+      filename: `Title.${i}.S01E01.1080p.WEB-DL.x264-GRP`,
+      status: "downloaded",
+    }));
+    await store(torrents);
+    expect(await keyTorrents(db)).toBe(4_321);
+    expect((await db.execute("SELECT count(*) AS n FROM torrent_keys")).rows[0]?.n).toBe(4_321);
+  });
+});
