@@ -194,7 +194,7 @@ function recordAtLeast(name, unit, target, values, extra = {}) {
 }
 
 // Matching 10,000 broken links against 100,000 torrents, as a sweep run does with the account keyed (keying
-// the whole account, done once, reported apart), and the peak RSS of that process.
+// the whole account, done once, reported apart).
 {
   const runs = [];
   for (let i = 0; i < RUNS; i++)
@@ -217,12 +217,6 @@ function recordAtLeast(name, unit, target, values, extra = {}) {
       matched: runs[0].matched,
       none: runs[0].none,
     },
-  );
-  record(
-    "match: peak RSS (generation, keying and matching)",
-    "MB",
-    128,
-    runs.map((r) => r.rssMb),
   );
 }
 

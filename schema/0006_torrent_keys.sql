@@ -7,6 +7,7 @@ CREATE TABLE IF NOT EXISTS torrent_keys (
   filename    TEXT NOT NULL,      -- the filename the keys were computed from
   normalized  TEXT NOT NULL,      -- normalizeName(filename)
   release     TEXT NOT NULL,      -- the fuzzy level's bucket: title + season/episode
+  detail      TEXT NOT NULL,      -- what the fuzzy level compares within a bucket (JSON, see match.ts)
   version     INTEGER NOT NULL    -- KEY_VERSION of the rules that computed them
 );
 CREATE INDEX IF NOT EXISTS torrent_keys_filename ON torrent_keys (filename);

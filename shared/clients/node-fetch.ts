@@ -5,10 +5,26 @@
 // for what the clients use: keep-alive, gzip/deflate/br, redirects for reads, an AbortSignal whose
 // reason is what the call rejects with, and TypeError("fetch failed") for network errors.
 
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { Readable } from "node:stream";
-import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+// The node modules are loaded on first use, so the Worker bundle (workerd has no node:http) can import
+// this file; there, the first call finds them missing and every call goes to the global fetch.
+import type { Agent, IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
+
+interface NodeModules {
+  http: Pick<typeof import("node:http"), "Agent" | "request">;
+  https: Pick<typeof import("node:https"), "Agent" | "request">;
+  stream: Pick<typeof import("node:stream"), "Readable">;
+  zlib: Pick<typeof import("node:zlib"), "createGunzip" | "createInflate" | "createBrotliDecompress">;
+}
+
+let loading: Promise<NodeModules | null> | null = null;
+function loadNode(): Promise<NodeModules | null> {
+  loading ??= Promise.all([import("node:http"), import("node:https"), import("node:stream"), import("node:zlib")]).then(
+    ([http, https, stream, zlib]) => ({ http, https, stream, zlib }),
+    () => null,
+  );
+  return loading as Promise<NodeModules | null>;
+}
 
 type Fetch = typeof globalThis.fetch;
 
@@ -24,18 +40,20 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 /** A fetch-compatible function; bodies it cannot send itself (FormData, Blob, streams) go to global fetch. */
 export function createNodeFetch(opts: NodeFetchOptions = {}): Fetch {
   const keepAlive = { keepAlive: true, timeout: opts.keepAliveMs ?? 4_000 };
-  const agents = { "http:": new HttpAgent(keepAlive), "https:": new HttpsAgent(keepAlive) };
+  let agents: { http: Agent; https: Agent } | null = null;
   const maxRedirects = opts.maxRedirects ?? 5;
 
   const nodeFetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
-    if (input instanceof Request) return globalThis.fetch(input, init);
+    const node = await loadNode();
+    if (!node || input instanceof Request) return globalThis.fetch(input, init);
+    agents ??= { http: new node.http.Agent(keepAlive), https: new node.https.Agent(keepAlive) };
     const body = encodeBody(init.body);
     if (body === undefined) return globalThis.fetch(input, init);
     let url = new URL(String(input));
     const method = (init.method ?? "GET").toUpperCase();
     const headers = headerRecord(init.headers, body);
     for (let hop = 0; ; hop++) {
-      const res = await send(url, method, headers, body.bytes, init.signal ?? null);
+      const res = await send(node, url, method, headers, body.bytes, init.signal ?? null);
       const location = res.headers.location;
       const follow =
         res.statusCode !== undefined &&
@@ -43,7 +61,7 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): Fetch {
         location !== undefined &&
         (method === "GET" || method === "HEAD") &&
         init.redirect !== "manual";
-      if (!follow) return toResponse(res, method, init.signal ?? null);
+      if (!follow) return toResponse(node, res, method, init.signal ?? null);
       res.resume();
       if (init.redirect === "error" || hop >= maxRedirects)
         throw new TypeError("fetch failed", { cause: new Error(`redirect to ${location} not followed`) });
@@ -52,6 +70,7 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): Fetch {
   };
 
   function send(
+    node: NodeModules,
     url: URL,
     method: string,
     headers: Record<string, string>,
@@ -64,8 +83,9 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): Fetch {
       );
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-      const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
+      const https = url.protocol === "https:";
+      const request = https ? node.https.request : node.http.request;
+      const agent = https ? agents?.https : agents?.http;
       const req = request(url, { method, headers, agent }, (res) => {
         signal?.removeEventListener("abort", onAbort);
         resolve(res);
@@ -89,9 +109,12 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): Fetch {
 /** The body as bytes with its default content type, null for none, undefined when fetch must send it. */
 function encodeBody(body: RequestInit["body"]): { bytes: Uint8Array | null; type?: string } | undefined {
   if (body === undefined || body === null) return { bytes: null };
-  if (typeof body === "string") return { bytes: Buffer.from(body), type: "text/plain;charset=UTF-8" };
+  if (typeof body === "string") return { bytes: new TextEncoder().encode(body), type: "text/plain;charset=UTF-8" };
   if (body instanceof URLSearchParams)
-    return { bytes: Buffer.from(body.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+    return {
+      bytes: new TextEncoder().encode(body.toString()),
+      type: "application/x-www-form-urlencoded;charset=UTF-8",
+    };
   if (body instanceof Uint8Array) return { bytes: body };
   if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body) };
   return undefined;
@@ -110,7 +133,7 @@ function headerRecord(init: HeadersInit | undefined, body: { bytes: Uint8Array |
 }
 
 /** The node response as a fetch Response, its body decoded and read on demand (with backpressure). */
-function toResponse(res: IncomingMessage, method: string, signal: AbortSignal | null): Response {
+function toResponse(node: NodeModules, res: IncomingMessage, method: string, signal: AbortSignal | null): Response {
   const status = res.statusCode ?? 0;
   const headers = new Headers();
   for (let i = 0; i < res.rawHeaders.length; i += 2)
@@ -123,11 +146,11 @@ function toResponse(res: IncomingMessage, method: string, signal: AbortSignal | 
   const encoding = (res.headers["content-encoding"] ?? "").trim().toLowerCase();
   const decoder =
     encoding === "gzip" || encoding === "x-gzip"
-      ? createGunzip()
+      ? node.zlib.createGunzip()
       : encoding === "deflate"
-        ? createInflate()
+        ? node.zlib.createInflate()
         : encoding === "br"
-          ? createBrotliDecompress()
+          ? node.zlib.createBrotliDecompress()
           : null;
   if (decoder) {
     res.on("error", (err) => decoder.destroy(err));
@@ -141,7 +164,7 @@ function toResponse(res: IncomingMessage, method: string, signal: AbortSignal | 
     signal.addEventListener("abort", onAbort, { once: true });
     stream.once("close", () => signal.removeEventListener("abort", onAbort));
   }
-  return new Response(Readable.toWeb(stream) as ReadableStream<Uint8Array>, {
+  return new Response(node.stream.Readable.toWeb(stream) as ReadableStream<Uint8Array>, {
     status,
     statusText: res.statusMessage,
     headers,

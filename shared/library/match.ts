@@ -94,10 +94,30 @@ function stripExtensions(name: string): string {
  */
 export const KEY_VERSION = 1;
 
-/** What the lookups key a torrent by: its normalized name and its fuzzy bucket (title + season/episode). */
-export function nameKeys(filename: string): { normalized: string; release: string } {
+/**
+ * What the lookups key a torrent by: its normalized name, its fuzzy bucket (title + season/episode),
+ * and as `detail` what the fuzzy level compares inside a bucket (stored, so never read again).
+ */
+export function nameKeys(filename: string): { normalized: string; release: string; detail: string } {
   const normalized = normalizeName(filename);
-  return { normalized, release: releaseOf(filename, normalized).key };
+  const r = releaseOf(filename, normalized);
+  const detail = JSON.stringify([r.years, r.resolution, r.source, r.codec, r.revision, r.groups, r.leading, r.tags]);
+  return { normalized, release: r.key, detail };
+}
+
+/** A Release from its stored key and detail (nameKeys). */
+function storedRelease(key: string, detail: string): Release {
+  const [years, resolution, source, codec, revision, groups, leading, tags] = JSON.parse(detail) as [
+    string[],
+    string | null,
+    string | null,
+    string | null,
+    string,
+    string[],
+    string[],
+    string[],
+  ];
+  return { key, years, resolution, source, codec, revision, groups, leading, tags };
 }
 
 /** Builds the lookup maps once for many matches; a torrent listed twice (same id) counts once. */
@@ -132,6 +152,8 @@ export interface KeyedTorrent {
   torrent: TorrentRef;
   normalized: string;
   release: string;
+  /** nameKeys' detail; "" when not loaded (computed again if a fuzzy match needs it). */
+  detail: string;
 }
 
 /**
@@ -141,7 +163,7 @@ export interface KeyedTorrent {
 export function indexFromKeys(rows: readonly KeyedTorrent[]): MatchIndex {
   const byFilename = new Map<string, Bucket<TorrentRef>>();
   const byNormalized = new Map<string, Bucket<TorrentRef>>();
-  const buckets = new Map<string, TorrentRef[]>();
+  const buckets = new Map<string, KeyedTorrent[]>();
   const seen = new Set<string>();
   for (const r of rows) {
     if (seen.has(r.torrent.id)) continue;
@@ -149,24 +171,27 @@ export function indexFromKeys(rows: readonly KeyedTorrent[]): MatchIndex {
     add(byFilename, r.torrent.filename, r.torrent);
     add(byNormalized, r.normalized, r.torrent);
     const b = buckets.get(r.release);
-    if (b) b.push(r.torrent);
-    else buckets.set(r.release, [r.torrent]);
+    if (b) b.push(r);
+    else buckets.set(r.release, [r]);
   }
   return { byFilename, byOriginal: new Map(), byNormalized, byRelease: new LazyReleases(buckets) };
 }
 
 /** byRelease filled on first read of each bucket (only `get` is used by the matching functions). */
 class LazyReleases extends Map<string, Bucket<Candidate>> {
-  constructor(private readonly pending: Map<string, TorrentRef[]>) {
+  constructor(private readonly pending: Map<string, KeyedTorrent[]>) {
     super();
   }
 
   override get(key: string): Bucket<Candidate> | undefined {
     const done = super.get(key);
     if (done !== undefined) return done;
-    const torrents = this.pending.get(key);
-    if (!torrents) return undefined;
-    const candidates = torrents.map((torrent) => ({ torrent, release: releaseOf(torrent.filename) }));
+    const keyed = this.pending.get(key);
+    if (!keyed) return undefined;
+    const candidates = keyed.map((k) => ({
+      torrent: k.torrent,
+      release: k.detail === "" ? releaseOf(k.torrent.filename) : storedRelease(k.release, k.detail),
+    }));
     this.pending.delete(key);
     super.set(key, candidates);
     return candidates;
@@ -196,7 +221,7 @@ export function matchTorrent(index: MatchIndex, name: string, normalized?: strin
   const strict = exact ?? index.byNormalized.get(normalized ?? normalizeName(name));
   if (Array.isArray(strict)) return { match: null, reason: "ambiguous" };
   if (strict) return { match: { torrent: strict, kind, score: 1 } };
-  const [best, second] = fuzzyMatches(index, name);
+  const [best, second] = fuzzyMatches(index, name, normalized);
   if (!best) return { match: null, reason: "none" };
   if (second && second.score >= best.score - FUZZY_MARGIN) return { match: null, reason: "ambiguous" };
   return { match: best };
@@ -222,8 +247,8 @@ export function fuzzyCandidates(index: MatchIndex, name: string): TorrentRef[] {
 }
 
 /** Fuzzy matches at or above FUZZY_THRESHOLD, one per torrent, best first. */
-function fuzzyMatches(index: MatchIndex, name: string): Match[] {
-  const query = releaseOf(name);
+function fuzzyMatches(index: MatchIndex, name: string, normalized?: string): Match[] {
+  const query = releaseOf(name, normalized);
   const tags = new Set(query.tags);
   const best = new Map<string, Match>();
   for (const c of list(index.byRelease.get(query.key))) {

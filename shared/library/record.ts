@@ -32,19 +32,25 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
   // so only their buckets are loaded (a title's bucket can hold every release of it).
   const rows = await keyedTorrents(
     db,
-    "k.filename IN (SELECT value FROM json_each(?1)) OR k.normalized IN (SELECT value FROM json_each(?2))",
+    `SELECT rowid FROM torrent_keys WHERE filename IN (SELECT value FROM json_each(?1))
+     UNION SELECT rowid FROM torrent_keys WHERE normalized IN (SELECT value FROM json_each(?2))`,
     [JSON.stringify(names), JSON.stringify([...normalized.values()])],
+    false,
   );
   const strict = indexFromKeys(rows);
   const fuzzy = names.filter((n) => !strict.byFilename.has(n) && !strict.byNormalized.has(normalized.get(n) ?? ""));
+  // a fuzzy bucket's rows first: the index keeps the first row of a torrent, and they carry the detail
   const index =
     fuzzy.length === 0
       ? strict
       : indexFromKeys([
+          ...(await keyedTorrents(
+            db,
+            "SELECT rowid FROM torrent_keys WHERE release IN (SELECT value FROM json_each(?1))",
+            [JSON.stringify([...new Set(fuzzy.map((n) => nameKeys(n).release))])],
+            true,
+          )),
           ...rows,
-          ...(await keyedTorrents(db, "k.release IN (SELECT value FROM json_each(?1))", [
-            JSON.stringify([...new Set(fuzzy.map((n) => nameKeys(n).release))]),
-          ])),
         ]);
   let matched = 0;
   for (const link of needing) {
@@ -59,17 +65,22 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
   return matched;
 }
 
-/** Listed torrents whose keys meet `where` (over torrent_keys k), keyed from their current filename. */
-async function keyedTorrents(db: Db, where: string, args: string[]): Promise<KeyedTorrent[]> {
+/**
+ * Listed torrents whose torrent_keys rowid is among `rowids` (a SELECT), keyed from their current filename;
+ * `detail` only when the fuzzy level needs it (each column of each row costs in the driver).
+ */
+async function keyedTorrents(db: Db, rowids: string, args: string[], detail: boolean): Promise<KeyedTorrent[]> {
   const rs = await db.execute({
-    sql: `SELECT t.id, t.filename, t.status, k.normalized, k.release FROM torrent_keys k JOIN torrents t ON t.id = k.id
-          WHERE t.gone_at IS NULL AND t.filename = k.filename AND (${where})`,
+    sql: `SELECT k.id, k.filename, k.normalized, k.release${detail ? ", k.detail" : ""}
+          FROM torrent_keys k JOIN torrents t ON t.id = k.id
+          WHERE k.rowid IN (${rowids}) AND t.gone_at IS NULL AND t.filename = k.filename`,
     args,
   });
   return rs.rows.map((r) => ({
-    torrent: { id: String(r.id), filename: String(r.filename), status: String(r.status) },
+    torrent: { id: String(r.id), filename: String(r.filename) },
     normalized: String(r.normalized),
     release: String(r.release),
+    detail: detail ? String(r.detail) : "",
   }));
 }
 
@@ -94,13 +105,13 @@ export async function keyTorrents(db: Db): Promise<number> {
     const rows = rs.rows.map((r) => {
       const filename = String(r.filename);
       const k = nameKeys(filename);
-      return [String(r.id), filename, k.normalized, k.release];
+      return [String(r.id), filename, k.normalized, k.release, k.detail];
     });
     await db.execute({
-      sql: `INSERT INTO torrent_keys (id, filename, normalized, release, version)
-            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2 FROM json_each(?1) WHERE true
+      sql: `INSERT INTO torrent_keys (id, filename, normalized, release, detail, version)
+            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?2 FROM json_each(?1) WHERE true
             ON CONFLICT (id) DO UPDATE SET filename = excluded.filename, normalized = excluded.normalized,
-              release = excluded.release, version = excluded.version`,
+              release = excluded.release, detail = excluded.detail, version = excluded.version`,
       args: [JSON.stringify(rows), KEY_VERSION],
     });
     keyed += rows.length;
