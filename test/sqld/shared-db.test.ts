@@ -50,7 +50,8 @@ describe("two processes on one real sqld", () => {
     await Promise.all([a.exited, b.exited]);
 
     const rs = await db.execute({
-      sql: "SELECT tick_at, count(*) AS n, group_concat(status) AS statuses FROM job_runs WHERE trigger = 'cron' AND started_at >= ? GROUP BY tick_at ORDER BY tick_at",
+      // maintenance only: on a minute boundary the other jobs' default schedules fire at the same tick
+      sql: "SELECT tick_at, count(*) AS n, group_concat(status) AS statuses FROM job_runs WHERE job = 'maintenance' AND trigger = 'cron' AND started_at >= ? GROUP BY tick_at ORDER BY tick_at",
       args: [started],
     });
     expect(rs.rows.length).toBeGreaterThanOrEqual(4);
