@@ -67,20 +67,22 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
 
 /**
  * Listed torrents whose torrent_keys rowid is among `rowids` (a SELECT), keyed from their current filename;
- * `detail` only when the fuzzy level needs it (each column of each row costs in the driver).
+ * `detail` only when the fuzzy level needs it. The rows come back as one JSON array built by SQLite:
+ * the driver's cost per row was half of the query's time (8k rows: 149 ms as rows, 80 ms as JSON).
  */
 async function keyedTorrents(db: Db, rowids: string, args: string[], detail: boolean): Promise<KeyedTorrent[]> {
   const rs = await db.execute({
-    sql: `SELECT k.id, k.filename, k.normalized, k.release${detail ? ", k.detail" : ""}
+    sql: `SELECT json_group_array(json_array(k.id, k.filename, k.normalized, k.release${detail ? ", k.detail" : ""})) AS rows
           FROM torrent_keys k JOIN torrents t ON t.id = k.id
           WHERE k.rowid IN (${rowids}) AND t.gone_at IS NULL AND t.filename = k.filename`,
     args,
   });
-  return rs.rows.map((r) => ({
-    torrent: { id: String(r.id), filename: String(r.filename) },
-    normalized: String(r.normalized),
-    release: String(r.release),
-    detail: detail ? String(r.detail) : "",
+  const rows = JSON.parse(String(rs.rows[0]?.rows ?? "[]")) as [string, string, string, string, string?][];
+  return rows.map(([id, filename, normalized, release, d]) => ({
+    torrent: { id, filename },
+    normalized,
+    release,
+    detail: d ?? "",
   }));
 }
 
