@@ -41,7 +41,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startServe(
   env: Record<string, string>,
   cwd: string,
-  nodeArgs: string[] = NODE_FLAGS,
+  // BENCH_NODE_FLAGS (space-separated, may be empty) replaces the service's flags, for A/B runs
+  nodeArgs: string[] = process.env.BENCH_NODE_FLAGS === undefined
+    ? NODE_FLAGS
+    : process.env.BENCH_NODE_FLAGS.split(" ").filter(Boolean),
 ): Promise<Served> {
   const port = await freePort();
   const argv = [process.execPath, ...nodeArgs, CLI, "serve"];
