@@ -129,6 +129,10 @@ describe("readJsonArray", () => {
     ['[{"a":1},{"b"', "ends inside the array or after it"],
     ['[{"a":1}}', "ends inside the array or after it"],
     ['[{"a":1}},{"b":2}]', "invalid JSON"],
+    ["\u00a0[1]", "expected a JSON array"],
+    ["[1]\u00a0", "ends inside the array or after it"],
+    ["[\u00a0]", "invalid JSON"],
+    ["[\u2028]", "invalid JSON"],
   ])("rejects %j with a message that says what is wrong", async (text, message) => {
     await expect(read(text)).rejects.toThrow(message);
   });

@@ -6,6 +6,13 @@
 /** A body that is not one well-formed JSON array; the message says where it went wrong. */
 export class JsonArrayError extends Error {
   override name = "JsonArrayError";
+  constructor(
+    message: string,
+    /** The body held nothing but whitespace (callers may read that as an empty list). */
+    readonly empty = false,
+  ) {
+    super(message);
+  }
 }
 
 const QUOTE = 0x22;
@@ -15,7 +22,9 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
-const NOT_WHITESPACE = /\S/;
+// JSON's own whitespace only: \s would also pass U+00A0, U+2028 and the like, which JSON.parse refuses.
+const NOT_WHITESPACE = /[^ \t\n\r]/;
+const TRAILING_WHITESPACE = /[ \t\n\r]+$/;
 
 /**
  * Streams the elements of the JSON array in `body` to `onItem` (with their index) and returns how
@@ -83,8 +92,8 @@ class ArrayScanner {
 
   /** The body ended: what is left must be the last elements and the closing bracket. */
   finish(): number {
-    if (!this.started) throw new JsonArrayError("expected a JSON array, got an empty body");
-    const rest = this.buf.trimEnd();
+    if (!this.started) throw new JsonArrayError("expected a JSON array, got an empty body", true);
+    const rest = this.buf.replace(TRAILING_WHITESPACE, "");
     if (!rest.endsWith("]"))
       throw new JsonArrayError(`the body ends inside the array or after it (after ${this.count} elements)`);
     this.emit(rest.slice(0, -1), false);

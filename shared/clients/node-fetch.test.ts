@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { gzipSync } from "node:zlib";
+import { createGzip, gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { createNodeFetch } from "./node-fetch.ts";
 
@@ -157,5 +157,74 @@ describe("createNodeFetch", () => {
     form.set("a", "1");
     expect(await (await createNodeFetch()(s.url, { method: "POST", body: form })).text()).toBe("ok");
     expect(type).toMatch(/^multipart\/form-data; boundary=/);
+  });
+
+  it("releases the connection when a gzip body is cancelled or aborted part-way", async () => {
+    let closed = 0;
+    const s = await serve((_req, res) => {
+      res.socket?.once("close", () => closed++);
+      res.writeHead(200, { "content-encoding": "gzip" });
+      const z = createGzip();
+      z.pipe(res);
+      // a large body, written as fast as the client takes it
+      let i = 0;
+      const more = () => {
+        while (i < 200_000) if (!z.write(`{"i":${i++}},`)) return void z.once("drain", more);
+        z.end("0]");
+      };
+      z.write("[");
+      more();
+    });
+    const f = createNodeFetch();
+    const cancelled = await f(s.url);
+    const reader = (cancelled.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.cancel();
+    const ctl = new AbortController();
+    const aborted = await f(s.url, { signal: ctl.signal });
+    const reading = aborted.text();
+    ctl.abort(new Error("stop"));
+    await expect(reading).rejects.toThrow("stop");
+    const until = Date.now() + 3_000;
+    while (closed < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(2);
+  });
+
+  it("does not send credentials to another origin on a redirect", async () => {
+    const seen: Record<string, string | undefined> = {};
+    const target = await serve((req, res) => {
+      seen.auth = req.headers.authorization;
+      res.end("there");
+    });
+    const other = target.url.replace("127.0.0.1", "localhost");
+    const s = await serve((req, res) => {
+      if (req.url === "/same") return void res.writeHead(302, { location: "/here" }).end();
+      if (req.url === "/here") {
+        seen.sameAuth = req.headers.authorization;
+        return void res.end("here");
+      }
+      res.writeHead(302, { location: `${other}/x` }).end();
+    });
+    const f = createNodeFetch();
+    expect(await (await f(`${s.url}/same`, { headers: { Authorization: "Bearer secret" } })).text()).toBe("here");
+    expect(seen.sameAuth).toBe("Bearer secret");
+    expect(await (await f(`${s.url}/away`, { headers: { Authorization: "Bearer secret" } })).text()).toBe("there");
+    expect(seen.auth).toBeUndefined();
+  });
+
+  it("fails like fetch on a status outside 200-599, and closes the connection", async () => {
+    let closed = false;
+    const s = await serve((_req, res) => {
+      res.socket?.once("close", () => {
+        closed = true;
+      });
+      res.writeHead(600).end("odd");
+    });
+    const err = await createNodeFetch()(s.url).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(String((err as TypeError).cause)).toMatch(/invalid HTTP status 600/);
+    const until = Date.now() + 2_000;
+    while (!closed && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(true);
   });
 });

@@ -65,7 +65,13 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): Fetch {
       res.resume();
       if (init.redirect === "error" || hop >= maxRedirects)
         throw new TypeError("fetch failed", { cause: new Error(`redirect to ${location} not followed`) });
-      url = new URL(location, url);
+      const next = new URL(location, url);
+      // as fetch does: credentials never follow a redirect to another origin
+      if (next.origin !== url.origin) {
+        delete headers.authorization;
+        delete headers.cookie;
+      }
+      url = next;
     }
   };
 
@@ -138,6 +144,10 @@ function toResponse(node: NodeModules, res: IncomingMessage, method: string, sig
   const headers = new Headers();
   for (let i = 0; i < res.rawHeaders.length; i += 2)
     headers.append(res.rawHeaders[i] ?? "", res.rawHeaders[i + 1] ?? "");
+  if (status < 200 || status > 599) {
+    res.destroy();
+    throw new TypeError("fetch failed", { cause: new Error(`invalid HTTP status ${status}`) });
+  }
   if (NULL_BODY.has(status) || method === "HEAD") {
     res.resume();
     return new Response(null, { status, statusText: res.statusMessage, headers });
@@ -154,6 +164,11 @@ function toResponse(node: NodeModules, res: IncomingMessage, method: string, sig
           : null;
   if (decoder) {
     res.on("error", (err) => decoder.destroy(err));
+    // The decoder ending early (cancelled, aborted, corrupt data) must release the socket too: a piped
+    // source is only unpiped and left paused, and its connection would stay open.
+    decoder.once("close", () => {
+      if (!res.complete) res.destroy();
+    });
     stream = res.pipe(decoder);
     // fetch hands back the decoded body: its length and encoding no longer describe it
     headers.delete("content-encoding");

@@ -111,6 +111,8 @@ function toListedTorrent(t: v.InferOutput<typeof ListedItem>, i: number): Debrid
     endedAt,
   };
 }
+const isSuccess = (status: number | null) => status !== null && status >= 200 && status < 300;
+
 /** Streams a listing page into compact records: the page's text and parsed tree are never held whole. */
 async function readListing(body: ReadableStream<Uint8Array>): Promise<DebridTorrent[]> {
   const items: DebridTorrent[] = [];
@@ -122,6 +124,8 @@ async function readListing(body: ReadableStream<Uint8Array>): Promise<DebridTorr
       items.push(toListedTorrent(r.output, i));
     });
   } catch (err) {
+    // RD answers an empty page with 204; a 200 with no body at all means the same
+    if (err instanceof JsonArrayError && err.empty) return [];
     if (err instanceof JsonArrayError) throw new MalformedResponseError(SERVICE, "/torrents", [err.message]);
     throw err;
   }
@@ -227,10 +231,18 @@ export function createRealDebridClient(opts: RealDebridOptions): DebridProvider 
     for (let attempt = 1; ; attempt++) {
       await opts.limiter?.acquire(init.signal);
       const started = Date.now();
+      // the HTTP status of an answer whose body then failed (a malformed 200 is still a 200 in the metrics)
+      let answered: number | null = null;
       try {
         const res = await withTimeout(init.signal, timeoutMs, async (signal) => {
           const r = await api.raw<T>(endpoint, { method, query: init.query, body: init.body, signal, ...streamed });
-          if (init.consume && r._data) r._data = await init.consume(r._data as unknown as ReadableStream<Uint8Array>);
+          answered = r.status;
+          if (!init.consume) return r;
+          // ofetch raises 4xx/5xx itself; any other status but a 2xx (an unfollowed 3xx) is not an answer
+          if (r.status < 200 || r.status > 299)
+            throw new MalformedResponseError(SERVICE, endpoint, [`unexpected HTTP ${r.status}`]);
+          const body = r._data as unknown as ReadableStream<Uint8Array> | undefined;
+          r._data = (body ? await init.consume(body) : undefined) as T;
           return r;
         });
         opts.onCall?.({ endpoint, method, status: res.status, errorCode: null, latencyMs: Date.now() - started });
@@ -241,11 +253,13 @@ export function createRealDebridClient(opts: RealDebridOptions): DebridProvider 
         opts.onCall?.({
           endpoint,
           method,
-          status: e.status ?? null,
+          status: e.status ?? answered,
           errorCode: typeof e.code === "number" ? e.code : null,
           latencyMs: Date.now() - started,
         });
         if (init.signal?.aborted) throw init.signal.reason;
+        // RD answered (it did not throttle us); only the body was wrong
+        if (isSuccess(answered)) opts.limiter?.onSuccess();
         if (e.info.throttle) await opts.limiter?.onThrottle(e.retryAfterMs);
         // A refused (429) call did nothing, so any call may repeat it; other transient failures only
         // repeat for reads, since a write may have happened before the connection broke.

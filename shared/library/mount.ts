@@ -71,6 +71,8 @@ export class MountView {
       const top = this.#topListing(directory);
       if (top === "unknown") return null;
       if (!top.has(torrentName)) return "no_torrent";
+      // a link to the torrent folder itself needs no listing of it
+      if (file === "") return "present";
       torrent = this.#list(`${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, false);
       this.#lastDirectory = directory;
       this.#lastTorrent = torrentName;

@@ -136,6 +136,18 @@ describe("Real-Debrid client against the fake", () => {
     expect(err.message).toMatch(/response\[0\]\.(hash|bytes|progress): expected/);
   });
 
+  it("reads a 200 with no body as an empty page, and refuses an unfollowed 3xx as malformed", async () => {
+    const { fake, rd } = setup();
+    fake.add(...makeAccount(3));
+    fake.inject({ fault: { kind: "status", status: 200, body: "" }, path: /^\/torrents$/, count: 1 });
+    expect((await rd.listTorrents({ offset: 0, limit: 10 })).items).toEqual([]);
+    fake.inject({ fault: { kind: "status", status: 300, body: "[]" }, path: /^\/torrents$/, count: 1 });
+    const err = await failure(rd.listTorrents({ offset: 0, limit: 10 }));
+    expect(err.info.class).toBe("malformed");
+    expect(err.message).toMatch(/unexpected HTTP 300/);
+    expect((await rd.listTorrents({ offset: 0, limit: 10 })).items).toHaveLength(3);
+  });
+
   it("rejects a truncated body", async () => {
     const { fake, rd } = setup();
     fake.add(...makeAccount(3));

@@ -1,0 +1,52 @@
+import * as fs from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../../test/helpers/processes.ts";
+import { MountView } from "./mount.ts";
+
+function mount() {
+  const root = tempDir();
+  for (const [torrent, files] of [
+    ["Show.S01E01", ["a.mkv"]],
+    ["Show.S01E02", ["b.mkv", "Extras/c.mkv"]],
+  ] as const) {
+    for (const f of files) {
+      mkdirSync(join(root, "__all__", torrent, f, ".."), { recursive: true });
+      writeFileSync(join(root, "__all__", torrent, f), "x");
+    }
+  }
+  return new MountView(root, fs);
+}
+
+describe("MountView", () => {
+  it("answers from listings, each folder listed once, and a folder link lists nothing below the mount's top", () => {
+    const view = mount();
+    expect(view.lookup("__all__", "Show.S01E01", "")).toBe("present");
+    expect(view.readdirCalls).toBe(2); // the mount and __all__
+    expect(view.lookup("__all__", "Gone.S01E03", "x.mkv")).toBe("no_torrent");
+    expect(view.readdirCalls).toBe(2);
+    expect(view.lookup("__all__", "Show.S01E01", "a.mkv")).toBe("present");
+    expect(view.lookup("__all__", "Show.S01E01", "missing.mkv")).toBe("no_file");
+    expect(view.readdirCalls).toBe(3);
+    expect(view.lookup("__all__", "Show.S01E02", "Extras/c.mkv")).toBe("present");
+    expect(view.lookup("__all__", "Show.S01E02", "Extras/d.mkv")).toBe("no_file");
+    expect(view.lookup("__all__", "Show.S01E02", "Nope/d.mkv")).toBe("no_file");
+    // back to the first folder: cached, not listed again
+    expect(view.lookup("__all__", "Show.S01E01", "a.mkv")).toBe("present");
+    expect(view.readdirCalls).toBe(5);
+    expect(view.lookup("other", "Show.S01E01", "a.mkv")).toBe("no_torrent");
+  });
+
+  it("says unknown, never missing, when a listing fails for another reason", () => {
+    const throwing = {
+      ...fs,
+      readdirSync: () => {
+        throw Object.assign(new Error("i/o error"), { code: "EIO" });
+      },
+    } as unknown as typeof fs;
+    const view = new MountView(tempDir(), throwing);
+    expect(view.lookup("__all__", "Show.S01E01", "a.mkv")).toBeNull();
+    expect(view.has("__all__", "Show.S01E01", "")).toBeNull();
+  });
+});
