@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrate, openDb } from "../shared/db.ts";
 import type { MatchKind, MatchResult, TorrentRef } from "../shared/library/match.ts";
-import { type BrokenLink, keyTorrents, matchLinks } from "../shared/library/record.ts";
-import { upsertTorrents } from "../shared/rd/store.ts";
+import { keyTorrents, matchLinks } from "../shared/library/record.ts";
+import { brokenLinksTo, storeNamedTorrents } from "../test/helpers/library.ts";
 
 const TORRENTS = 100_000;
 const LINKS = 10_000;
@@ -162,35 +162,11 @@ const dir = mkdtempSync(join(tmpdir(), "rdtm-bench-match-"));
 const db = await openDb(`file:${join(dir, "match.db")}`);
 await migrate(db);
 const NOW = Date.UTC(2026, 0, 1);
-await upsertTorrents(
-  db,
-  torrents.map((t, i) => ({
-    id: t.id,
-    hash: i.toString(16).padStart(40, "0"),
-    filename: t.filename,
-    status: "downloaded",
-    bytes: 1,
-    progress: 100,
-    links: 1,
-    addedAt: NOW - i * 1000,
-    endedAt: null,
-  })),
-  NOW,
-  1,
-  { count: false },
-);
+await storeNamedTorrents(db, torrents, NOW);
 const t0 = performance.now();
 const keyed = await keyTorrents(db);
 const t1 = performance.now();
-const broken: BrokenLink[] = links.map((l, i) => ({
-  path: `/library/${i}.mkv`,
-  root: "/library",
-  target: `/mnt/__all__/${l.name}/${i}.mkv`,
-  reason: "missing_torrent",
-  torrentName: l.name,
-  matchedTorrentId: null,
-  matchKind: null,
-}));
+const broken = brokenLinksTo(links.map((l) => l.name));
 await matchLinks(db, broken);
 const t2 = performance.now();
 db.close();

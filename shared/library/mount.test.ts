@@ -47,6 +47,6 @@ describe("MountView", () => {
     } as unknown as typeof fs;
     const view = new MountView(tempDir(), throwing);
     expect(view.lookup("__all__", "Show.S01E01", "a.mkv")).toBeNull();
-    expect(view.has("__all__", "Show.S01E01", "")).toBeNull();
+    expect(view.lookup("__all__", "Show.S01E01", "")).toBeNull();
   });
 });

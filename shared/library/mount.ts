@@ -85,12 +85,6 @@ export class MountView {
     return this.#nested(torrent, `${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, file);
   }
 
-  /** `has` in the older yes/no form: true when present, false when missing, null when unknown. */
-  has(directory: string, torrentName: string, file: string): boolean | null {
-    const a = this.lookup(directory, torrentName, file);
-    return a === null ? null : a === "present";
-  }
-
   /** The listing of `<mount>/<directory>` (the mount itself for ""), with the directory's own presence checked. */
   #topListing(directory: string): Listing {
     const root = this.#list(this.#root, true);

@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "../../shared/db.ts";
 import { buildMatchIndex, KEY_VERSION, matchTorrent, type TorrentRef } from "../../shared/library/match.ts";
 import { type BrokenLink, keyTorrents, matchLinks } from "../../shared/library/record.ts";
-import { upsertTorrents } from "../../shared/rd/store.ts";
 import { makeDb } from "../helpers/factories.ts";
+import { brokenLinksTo, storeNamedTorrents } from "../helpers/library.ts";
 
 let db: Db;
 beforeEach(async () => {
@@ -53,41 +53,13 @@ function library(rand: () => number) {
   return { torrents, links };
 }
 
-async function store(torrents: TorrentRef[]) {
-  await upsertTorrents(
-    db,
-    torrents.map((t, i) => ({
-      id: t.id,
-      hash: i.toString(16).padStart(40, "0"),
-      filename: t.filename,
-      status: "downloaded",
-      bytes: 1,
-      progress: 100,
-      links: 1,
-      addedAt: 1_700_000_000_000 - i,
-      endedAt: null,
-    })),
-    Date.now(),
-    1,
-  );
-}
-
-const brokenFor = (names: string[]): BrokenLink[] =>
-  names.map((n, i) => ({
-    path: `/library/${i}.mkv`,
-    root: "/library",
-    target: `/mnt/__all__/${n}/x.mkv`,
-    reason: "missing_torrent",
-    torrentName: n,
-    matchedTorrentId: null,
-    matchKind: null,
-  }));
+const store = (torrents: TorrentRef[]) => storeNamedTorrents(db, torrents, 1_700_000_000_000);
 
 describe("matchLinks over torrent_keys", () => {
   it.each([1, 2, 3])("gives the answers of an index over the whole account (seed %i)", async (seed) => {
     const { torrents, links } = library(rng(seed));
     await store(torrents);
-    const broken = brokenFor(links);
+    const broken = brokenLinksTo(links);
     const matched = await matchLinks(db, broken);
     const whole = buildMatchIndex(torrents);
     const expected = links.map((n) => {
@@ -117,7 +89,7 @@ describe("matchLinks over torrent_keys", () => {
       "renamed s01e01 1080p webdl x264 ntb",
     ]);
     // the renamed torrent matches by its new name, not its old one
-    const [byNew, byOld] = brokenFor(["Renamed.S01E01.1080p.WEB-DL.x264-NTb", torrents[3]?.filename ?? ""]);
+    const [byNew, byOld] = brokenLinksTo(["Renamed.S01E01.1080p.WEB-DL.x264-NTb", torrents[3]?.filename ?? ""]);
     await matchLinks(db, [byNew as BrokenLink, byOld as BrokenLink]);
     expect(byNew?.matchedTorrentId).toBe("T3");
     expect(byOld?.matchedTorrentId).not.toBe("T3");
