@@ -1,13 +1,47 @@
 import type { Hono } from "hono";
 import * as v from "valibot";
 import type { Db } from "../db.ts";
-import { iso, pagedRows, pageQuery } from "../query.ts";
+import { containsPattern, iso, pagedRows, pageQuery } from "../query.ts";
 
-const StrikesQuery = v.object({
-  ...pageQuery(500),
+/** The strike filters of GET /api/qbit and of the dashboard's /qbit page. */
+export const STRIKE_FILTERS = {
   class: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*$/, "a class name"))),
   arr: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]+$/, "an instance name"))),
-});
+};
+
+const StrikesQuery = v.object({ ...pageQuery(500), ...STRIKE_FILTERS });
+
+/** Strike counts by class, over every download (the filters' choices). */
+export const STRIKES_BY_CLASS = "SELECT class, count(*) AS n FROM qbit_strikes GROUP BY class ORDER BY class";
+
+/** One page of strikes, most struck first, by class, *arr instance and (the dashboard's) title or hash. */
+export function strikesPage(
+  db: Db,
+  f: { class?: string | undefined; arr?: string | undefined; q?: string | undefined },
+  page: { limit: number; offset: number },
+) {
+  const where: string[] = [];
+  const args: string[] = [];
+  if (f.class) {
+    where.push("class = ?");
+    args.push(f.class);
+  }
+  if (f.arr) {
+    where.push("arr = ?");
+    args.push(f.arr);
+  }
+  if (f.q) {
+    where.push("(title LIKE ? ESCAPE '\\' OR download_id = ?)");
+    args.push(containsPattern(f.q), f.q.toLowerCase());
+  }
+  return pagedRows(db, {
+    from: "qbit_strikes",
+    where,
+    args,
+    orderBy: "strikes DESC, last_seen_at DESC, item_key",
+    ...page,
+  });
+}
 
 /** Mounts GET /api/qbit: current strikes by download (filter by class, instance) and qbit-check's actions. */
 export function mountQbitApi(app: Hono, db: Db): void {
@@ -15,26 +49,9 @@ export function mountQbitApi(app: Hono, db: Db): void {
     const parsed = v.safeParse(StrikesQuery, c.req.query());
     if (!parsed.success) return c.json({ error: "invalid query", issues: v.flatten(parsed.issues).nested }, 400);
     const { limit, offset } = parsed.output;
-    const where: string[] = [];
-    const args: string[] = [];
-    if (parsed.output.class) {
-      where.push("class = ?");
-      args.push(parsed.output.class);
-    }
-    if (parsed.output.arr) {
-      where.push("arr = ?");
-      args.push(parsed.output.arr);
-    }
     const [page, byClass, actions] = await Promise.all([
-      pagedRows(db, {
-        from: "qbit_strikes",
-        where,
-        args,
-        orderBy: "strikes DESC, last_seen_at DESC, item_key",
-        limit,
-        offset,
-      }),
-      db.execute("SELECT class, count(*) AS n FROM qbit_strikes GROUP BY class ORDER BY class"),
+      strikesPage(db, parsed.output, { limit, offset }),
+      db.execute(STRIKES_BY_CLASS),
       db.execute(
         "SELECT kind, target, state, detail, created_at, error FROM actions WHERE job = 'qbit-check' ORDER BY id DESC LIMIT 20",
       ),

@@ -1,7 +1,7 @@
 import type { Handler } from "hono";
 import { html } from "hono/html";
 import * as v from "valibot";
-import { containsPattern, pagedRows } from "../../query.ts";
+import { STRIKE_FILTERS, STRIKES_BY_CLASS, strikesPage } from "../../qbit/api.ts";
 import { frameOf, type GuardDeps } from "../guard.ts";
 import { badge, countList, summaryText, time } from "../layout.ts";
 import { type DashEnv, sendPage } from "../respond.ts";
@@ -9,8 +9,7 @@ import { dataTable, filterForm, PAGE, pager, parseQuery, select } from "../widge
 
 const Query = v.object({
   ...PAGE,
-  class: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*$/, "a class name"))),
-  arr: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9-]+$/, "an instance name"))),
+  ...STRIKE_FILTERS,
   q: v.optional(v.pipe(v.string(), v.maxLength(200, "at most 200 characters"))),
 });
 
@@ -19,30 +18,9 @@ export function qbitPage(deps: GuardDeps): Handler<DashEnv> {
   return async (c) => {
     const query = parseQuery(Query, c.req.query());
     const { limit, offset, arr, q } = query;
-    const where: string[] = [];
-    const args: string[] = [];
-    if (query.class) {
-      where.push("class = ?");
-      args.push(query.class);
-    }
-    if (arr) {
-      where.push("arr = ?");
-      args.push(arr);
-    }
-    if (q) {
-      where.push("(title LIKE ? ESCAPE '\\' OR download_id = ?)");
-      args.push(containsPattern(q), q.toLowerCase());
-    }
     const [page, byClass, arrs, actions] = await Promise.all([
-      pagedRows(deps.db, {
-        from: "qbit_strikes",
-        where,
-        args,
-        orderBy: "strikes DESC, last_seen_at DESC, item_key",
-        limit,
-        offset,
-      }),
-      deps.db.execute("SELECT class, count(*) AS n FROM qbit_strikes GROUP BY class ORDER BY class"),
+      strikesPage(deps.db, query, { limit, offset }),
+      deps.db.execute(STRIKES_BY_CLASS),
       deps.db.execute("SELECT DISTINCT arr FROM qbit_strikes ORDER BY arr"),
       deps.db.execute(
         "SELECT id, kind, target, state, detail, created_at, error FROM actions WHERE job = 'qbit-check' ORDER BY id DESC LIMIT 10",
