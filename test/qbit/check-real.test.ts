@@ -101,6 +101,11 @@ describe.skipIf(!runnable)("qbit-check against a real qBittorrent", () => {
     await untilState(t.healthy.infoHash, "stalledUP");
     await eventually(async () => ((await client.trackers(t.unregistered.infoHash))[0]?.msg ? true : undefined));
     await eventually(async () => ((await client.trackers(t.healthy.infoHash))[0]?.status === 2 ? true : undefined));
+    // The torrent's own `tracker` field is set by the next announce, after the tracker list says "working";
+    // until then qbit-check rightly looks closer at it (no tracker in use), so wait for it too.
+    await eventually(async () =>
+      (await client.torrents({ hashes: [t.healthy.infoHash] }))[0]?.tracker ? true : undefined,
+    );
 
     sonarr = createFakeArr("sonarr");
     const record = (id: number, episodeId: number, tf: TorrentFile) =>
