@@ -6,6 +6,7 @@ import library from "./0003_library.sql";
 import repairPipeline from "./0004_repair_pipeline.sql";
 import qbit from "./0005_qbit.sql";
 import torrentKeys from "./0006_torrent_keys.sql";
+import torrentKeysQueue from "./0007_torrent_keys_queue.sql";
 
 /** The ordered migrations: version, file name and SQL. */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
@@ -15,4 +16,5 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   { version: 4, name: "0004_repair_pipeline.sql", sql: repairPipeline },
   { version: 5, name: "0005_qbit.sql", sql: qbit },
   { version: 6, name: "0006_torrent_keys.sql", sql: torrentKeys },
+  { version: 7, name: "0007_torrent_keys_queue.sql", sql: torrentKeysQueue },
 ];

@@ -54,6 +54,10 @@ const MERGES: readonly [string, RegExp, string][] = [
 const NOT_PRINTABLE_ASCII = /[^ -~]/;
 const APOSTROPHES = /['’‘`´]/g;
 const SEPARATORS = /[^\p{L}\p{N}]+/gu;
+// The same for printable ASCII once lower-cased, where letters and digits are a-z and 0-9: the Unicode
+// classes cost twice as much, and nearly every release name is ASCII.
+const ASCII_APOSTROPHES = /['`]/g;
+const ASCII_SEPARATORS = /[^a-z0-9]+/g;
 
 /**
  * Normalises a release name for comparison. In order: trailing media/subtitle/archive extensions are
@@ -71,8 +75,8 @@ export function normalizeName(name: string): string {
       .normalize("NFKD")
       .replace(/(\p{Script=Latin})\p{M}+/gu, "$1")
       .normalize("NFC");
-  }
-  s = s.toLowerCase().replace(APOSTROPHES, "").replace(SEPARATORS, " ").trim();
+    s = s.toLowerCase().replace(APOSTROPHES, "").replace(SEPARATORS, " ").trim();
+  } else s = s.toLowerCase().replace(ASCII_APOSTROPHES, "").replace(ASCII_SEPARATORS, " ").trim();
   // The substring test first: this runs for every torrent, and most names have none of these.
   for (const [probe, re, to] of MERGES) if (s.includes(probe)) s = s.replace(re, to);
   return s;
@@ -105,18 +109,21 @@ export function nameKeys(filename: string): { normalized: string; release: strin
   return { normalized, release: r.key, detail };
 }
 
+/** nameKeys' detail, parsed. */
+export type ReleaseDetail = [
+  string[],
+  string | null,
+  string | null,
+  string | null,
+  string,
+  string[],
+  string[],
+  string[],
+];
+
 /** A Release from its stored key and detail (nameKeys). */
-function storedRelease(key: string, detail: string): Release {
-  const [years, resolution, source, codec, revision, groups, leading, tags] = JSON.parse(detail) as [
-    string[],
-    string | null,
-    string | null,
-    string | null,
-    string,
-    string[],
-    string[],
-    string[],
-  ];
+function storedRelease(key: string, detail: ReleaseDetail): Release {
+  const [years, resolution, source, codec, revision, groups, leading, tags] = detail;
   return { key, years, resolution, source, codec, revision, groups, leading, tags };
 }
 
@@ -147,55 +154,31 @@ export function buildMatchIndex(torrents: readonly TorrentRef[]): MatchIndex {
   return { byFilename, byOriginal, byNormalized, byRelease };
 }
 
-/** A torrent with the keys stored for it (torrent_keys). */
+/** A torrent's stored fuzzy keys (torrent_keys): its bucket and nameKeys' detail, parsed. */
 export interface KeyedTorrent {
   torrent: TorrentRef;
-  normalized: string;
   release: string;
-  /** nameKeys' detail; "" when not loaded (computed again if a fuzzy match needs it). */
-  detail: string;
+  detail: ReleaseDetail;
 }
 
 /**
- * The same index from stored keys: nothing is normalised again, and a fuzzy bucket's releases are
- * read only when a name needs that bucket (most names match exactly or by normalized name first).
+ * The index from lookups of stored keys, for the names of one run: the torrents whose filename is one
+ * of the names, those whose normalized name is one of theirs (each as [key, torrent]), and the fuzzy
+ * buckets those names need. Nothing is normalised again. A torrent appears at most once per key, as
+ * torrent_keys holds one row per torrent.
  */
-export function indexFromKeys(rows: readonly KeyedTorrent[]): MatchIndex {
+export function indexFromKeys(
+  byFilenameKey: Iterable<readonly [string, TorrentRef]>,
+  byNormalizedKey: Iterable<readonly [string, TorrentRef]>,
+  fuzzy: Iterable<KeyedTorrent>,
+): MatchIndex {
   const byFilename = new Map<string, Bucket<TorrentRef>>();
   const byNormalized = new Map<string, Bucket<TorrentRef>>();
-  const buckets = new Map<string, KeyedTorrent[]>();
-  const seen = new Set<string>();
-  for (const r of rows) {
-    if (seen.has(r.torrent.id)) continue;
-    seen.add(r.torrent.id);
-    add(byFilename, r.torrent.filename, r.torrent);
-    add(byNormalized, r.normalized, r.torrent);
-    const b = buckets.get(r.release);
-    if (b) b.push(r);
-    else buckets.set(r.release, [r]);
-  }
-  return { byFilename, byOriginal: new Map(), byNormalized, byRelease: new LazyReleases(buckets) };
-}
-
-/** byRelease filled on first read of each bucket (only `get` is used by the matching functions). */
-class LazyReleases extends Map<string, Bucket<Candidate>> {
-  constructor(private readonly pending: Map<string, KeyedTorrent[]>) {
-    super();
-  }
-
-  override get(key: string): Bucket<Candidate> | undefined {
-    const done = super.get(key);
-    if (done !== undefined) return done;
-    const keyed = this.pending.get(key);
-    if (!keyed) return undefined;
-    const candidates = keyed.map((k) => ({
-      torrent: k.torrent,
-      release: k.detail === "" ? releaseOf(k.torrent.filename) : storedRelease(k.release, k.detail),
-    }));
-    this.pending.delete(key);
-    super.set(key, candidates);
-    return candidates;
-  }
+  const byRelease = new Map<string, Bucket<Candidate>>();
+  for (const [key, t] of byFilenameKey) add(byFilename, key, t);
+  for (const [key, t] of byNormalizedKey) add(byNormalized, key, t);
+  for (const k of fuzzy) add(byRelease, k.release, { torrent: k.torrent, release: storedRelease(k.release, k.detail) });
+  return { byFilename, byOriginal: new Map(), byNormalized, byRelease };
 }
 
 function add<T extends object>(m: Map<string, Bucket<T>>, k: string, v: T): void {
@@ -213,15 +196,15 @@ const list = <T extends object>(b: Bucket<T> | undefined): readonly T[] =>
  * original filename, equal `normalizeName`, fuzzy (`fuzzyScore`). The first level with a candidate
  * decides; two different torrents at that level give "ambiguous", since a false positive here can later
  * repair or delete the wrong torrent. A fuzzy runner-up within FUZZY_MARGIN of the best is a tie too.
- * `normalized`: normalizeName(name), when the caller has it.
+ * `normalized` and `release`: normalizeName(name) and releaseOf(name), when the caller has them.
  */
-export function matchTorrent(index: MatchIndex, name: string, normalized?: string): MatchResult {
+export function matchTorrent(index: MatchIndex, name: string, normalized?: string, release?: Release): MatchResult {
   const exact = index.byFilename.get(name) ?? index.byOriginal.get(name);
   const kind: MatchKind = exact === undefined ? "normalized" : index.byFilename.has(name) ? "exact" : "original";
   const strict = exact ?? index.byNormalized.get(normalized ?? normalizeName(name));
   if (Array.isArray(strict)) return { match: null, reason: "ambiguous" };
   if (strict) return { match: { torrent: strict, kind, score: 1 } };
-  const [best, second] = fuzzyMatches(index, name, normalized);
+  const [best, second] = fuzzyMatches(index, name, normalized, release);
   if (!best) return { match: null, reason: "none" };
   if (second && second.score >= best.score - FUZZY_MARGIN) return { match: null, reason: "ambiguous" };
   return { match: best };
@@ -247,8 +230,8 @@ export function fuzzyCandidates(index: MatchIndex, name: string): TorrentRef[] {
 }
 
 /** Fuzzy matches at or above FUZZY_THRESHOLD, one per torrent, best first. */
-function fuzzyMatches(index: MatchIndex, name: string, normalized?: string): Match[] {
-  const query = releaseOf(name, normalized);
+function fuzzyMatches(index: MatchIndex, name: string, normalized?: string, release?: Release): Match[] {
+  const query = release ?? releaseOf(name, normalized);
   const tags = new Set(query.tags);
   const best = new Map<string, Match>();
   for (const c of list(index.byRelease.get(query.key))) {
@@ -289,7 +272,7 @@ function yearsAgree(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** What fuzzy matching compares of a release name. */
-interface Release {
+export interface Release {
   /** Title (stop words dropped, spaces removed, so "Spider-Man" = "Spiderman") + "|" + season/episode. */
   key: string;
   years: readonly string[];
@@ -337,9 +320,24 @@ const TRAILING_WINDOW = 300;
 const TRAILING = /(?:[\s._-]*(?:\[[^\]]*\]|\([^)]*\)|【[^】]*】))+\s*$/;
 const GROUP_SUFFIX = /-([\p{L}\p{N}]+)\s*$/u;
 
+const isDigit = (c: number) => c >= 48 && c <= 57;
+/**
+ * Whether a token can be a season/episode, year or resolution: each of those patterns starts with a digit,
+ * or with "s"/"e" and a digit. Most tokens are words, and this test spares them half a dozen regexes each
+ * (a sweep run reads every name it could not match exactly; keying reads every torrent).
+ */
+const mayBeNumbered = (t: string) => {
+  const c = t.charCodeAt(0);
+  return isDigit(c) || ((c === 115 /* s */ || c === 101) /* e */ && isDigit(t.charCodeAt(1)));
+};
 const isEpisodeish = (t: string) => EPISODE.test(t) || CROSS_EPISODE.test(t) || SEASON.test(t);
 const endsTitle = (t: string, i: number) =>
-  TITLE_END.has(t) || isEpisodeish(t) || RESOLUTION.test(t) || (i > 0 && YEAR.test(t));
+  TITLE_END.has(t) || (mayBeNumbered(t) && (isEpisodeish(t) || RESOLUTION.test(t) || (i > 0 && YEAR.test(t))));
+/** TRAILING can only match a name whose last non-space character closes a bracket. */
+const mayHaveTrailing = (s: string) => {
+  const last = s.trimEnd().at(-1);
+  return last === "]" || last === ")" || last === "】";
+};
 
 /**
  * Reads a release name: leading "[Group]" and "site.tld -" prefixes are set aside (a bracketed group
@@ -348,7 +346,7 @@ const endsTitle = (t: string, i: number) =>
  * place, a resolution, a source or codec tag), and "-GROUP" suffixes after that are the release group.
  * `normalized` is normalizeName(name) when the caller has it, saving the work when nothing is peeled off.
  */
-function releaseOf(name: string, normalized?: string): Release {
+export function releaseOf(name: string, normalized?: string): Release {
   const whole = stripExtensions(name);
   let core = whole;
   const groups: string[] = [];
@@ -362,7 +360,7 @@ function releaseOf(name: string, normalized?: string): Release {
   }
   // Only the tail is searched: the pattern is quadratic on a long run of brackets, and tags trail the name.
   const skip = Math.max(0, core.length - TRAILING_WINDOW);
-  const trailing = TRAILING.exec(skip > 0 ? core.slice(skip) : core);
+  const trailing = mayHaveTrailing(core) ? TRAILING.exec(skip > 0 ? core.slice(skip) : core) : null;
   if (trailing && trailing.index + skip > 0) {
     extra.push(...normalizeName(trailing[0]).split(" "));
     core = core.slice(0, trailing.index + skip);
@@ -401,18 +399,19 @@ function readTags(rest: readonly string[]): Release {
   const addEpisode = (e: string) => episodes.includes(e) || episodes.push(e);
   for (let i = 0; i < rest.length; i++) {
     const t = rest[i] ?? "";
-    const ep = EPISODE.exec(t) ?? CROSS_EPISODE.exec(t);
+    const numbered = mayBeNumbered(t);
+    const ep = numbered ? (EPISODE.exec(t) ?? CROSS_EPISODE.exec(t)) : null;
     if (ep) {
       season = Number(ep[1]);
       const eps = ep[2]?.startsWith("e") ? ep[2].slice(1).split("e") : [ep[2] ?? ""];
       for (const e of eps) addEpisode(`s${season}e${Number(e)}`);
-    } else if (SEASON.test(t) || (t === "season" && /^\d{1,3}$/.test(rest[i + 1] ?? ""))) {
+    } else if ((numbered && SEASON.test(t)) || (t === "season" && /^\d{1,3}$/.test(rest[i + 1] ?? ""))) {
       season = Number(t === "season" ? rest[++i] : t.slice(1));
       addEpisode(`s${season}`);
-    } else if (season !== null && /^e\d{1,4}$/.test(t)) addEpisode(`s${season}e${Number(t.slice(1))}`);
-    else if (YEAR.test(t)) years.push(t);
+    } else if (numbered && season !== null && /^e\d{1,4}$/.test(t)) addEpisode(`s${season}e${Number(t.slice(1))}`);
+    else if (numbered && YEAR.test(t)) years.push(t);
     else if (t === "4k" || t === "uhd") resolution = "2160p";
-    else if (RESOLUTION.test(t)) resolution = `${t.slice(0, -1)}p`;
+    else if (numbered && RESOLUTION.test(t)) resolution = `${t.slice(0, -1)}p`;
     else if (t !== "" && !STOP_WORDS.has(t) && !tags.includes(t)) {
       tags.push(t);
       source = SOURCES[t] ?? source;

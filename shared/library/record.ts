@@ -1,9 +1,20 @@
-import type { Transaction } from "@libsql/client";
+import type { InStatement, Row, Transaction } from "@libsql/client";
 import type { Db } from "../db.ts";
 import { REPAIR_PRIORITY } from "../rd/store.ts";
 import type { SweepFs } from "./fs.ts";
 import type { BrokenReason } from "./inspect.ts";
-import { indexFromKeys, KEY_VERSION, type KeyedTorrent, matchTorrent, nameKeys, normalizeName } from "./match.ts";
+import {
+  indexFromKeys,
+  KEY_VERSION,
+  type KeyedTorrent,
+  matchTorrent,
+  nameKeys,
+  normalizeName,
+  type Release,
+  type ReleaseDetail,
+  releaseOf,
+  type TorrentRef,
+} from "./match.ts";
 
 /** A broken link as the sweep records it. */
 export interface BrokenLink {
@@ -18,44 +29,36 @@ export interface BrokenLink {
 
 /**
  * Maps broken links to torrents by the name parsed from their target. Torrents are keyed once
- * (keyTorrents); a run loads only the torrents that share a filename, a normalized name or a fuzzy
- * bucket with one of its links and matches among those. The answers are those of an index over the
- * whole account, since no other torrent can match a link at any level.
+ * (keyTorrents); a run looks up only the torrents its names can match, level by level, and matches
+ * among those. The answers are those of an index over the whole account, since no other torrent can
+ * match a name at any level.
  */
 export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
   const needing = links.filter((l) => l.torrentName !== null);
   if (needing.length === 0) return 0;
   await keyTorrents(db);
   const names = [...new Set(needing.map((l) => l.torrentName ?? ""))];
-  const normalized = new Map(names.map((n) => [n, normalizeName(n)]));
-  // The exact and normalized levels first; only names with no candidate there reach the fuzzy level,
-  // so only their buckets are loaded (a title's bucket can hold every release of it).
-  const rows = await keyedTorrents(
-    db,
-    `SELECT rowid FROM torrent_keys WHERE filename IN (SELECT value FROM json_each(?1))
-     UNION SELECT rowid FROM torrent_keys WHERE normalized IN (SELECT value FROM json_each(?2))`,
-    [JSON.stringify(names), JSON.stringify([...normalized.values()])],
-    false,
+  // Exact filenames first: Zurg and rclone name a torrent's folder after its filename, so most names end
+  // here, and a name matched exactly is never normalized.
+  const exact = await torrentsBy(db, "filename", names);
+  const found = new Set(exact.map(([name]) => name));
+  const normalized = new Map<string, string>();
+  for (const n of names) if (!found.has(n)) normalized.set(n, normalizeName(n));
+  const near = await torrentsBy(db, "normalized", [...new Set(normalized.values())]);
+  // Only names with no candidate at either strict level reach the fuzzy level, so only their buckets
+  // are loaded (a title's bucket can hold every release of it); each name's release is read once.
+  const nearFound = new Set(near.map(([norm]) => norm));
+  const releases = new Map<string, Release>();
+  for (const [n, norm] of normalized) if (!nearFound.has(norm)) releases.set(n, releaseOf(n, norm));
+  const index = indexFromKeys(
+    exact,
+    near,
+    await fuzzyBuckets(db, [...new Set([...releases.values()].map((r) => r.key))]),
   );
-  const strict = indexFromKeys(rows);
-  const fuzzy = names.filter((n) => !strict.byFilename.has(n) && !strict.byNormalized.has(normalized.get(n) ?? ""));
-  // a fuzzy bucket's rows first: the index keeps the first row of a torrent, and they carry the detail
-  const index =
-    fuzzy.length === 0
-      ? strict
-      : indexFromKeys([
-          ...(await keyedTorrents(
-            db,
-            "SELECT rowid FROM torrent_keys WHERE release IN (SELECT value FROM json_each(?1))",
-            [JSON.stringify([...new Set(fuzzy.map((n) => nameKeys(n).release))])],
-            true,
-          )),
-          ...rows,
-        ]);
   let matched = 0;
   for (const link of needing) {
     const name = link.torrentName ?? "";
-    const m = matchTorrent(index, name, normalized.get(name));
+    const m = matchTorrent(index, name, normalized.get(name), releases.get(name));
     if (m.match) {
       link.matchedTorrentId = m.match.torrent.id;
       link.matchKind = m.match.kind;
@@ -65,65 +68,142 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
   return matched;
 }
 
+// torrent_keys holds only listed torrents' current keys (migration 0007), so the lookups below need no
+// join back to torrents. Their rows come back as one JSON array built by SQLite: the driver's cost per
+// row was half of the query's time (8k rows: 149 ms as rows, 80 ms as JSON).
+
 /**
- * Listed torrents whose torrent_keys rowid is among `rowids` (a SELECT), keyed from their current filename;
- * `detail` only when the fuzzy level needs it. The rows come back as one JSON array built by SQLite:
- * the driver's cost per row was half of the query's time (8k rows: 149 ms as rows, 80 ms as JSON).
+ * The torrents whose `column` equals one of `values`, as [that value, torrent]: an index probe per
+ * value, in sorted order so that each index page is read once (10k names: 27 ms unsorted, 16 ms sorted).
  */
-async function keyedTorrents(db: Db, rowids: string, args: string[], detail: boolean): Promise<KeyedTorrent[]> {
+async function torrentsBy(
+  db: Db,
+  column: "filename" | "normalized",
+  unsorted: readonly string[],
+): Promise<[string, TorrentRef][]> {
+  if (unsorted.length === 0) return [];
+  const values = [...unsorted].sort();
   const rs = await db.execute({
-    sql: `SELECT json_group_array(json_array(k.id, k.filename, k.normalized, k.release${detail ? ", k.detail" : ""})) AS rows
-          FROM torrent_keys k JOIN torrents t ON t.id = k.id
-          WHERE k.rowid IN (${rowids}) AND t.gone_at IS NULL AND t.filename = k.filename`,
-    args,
+    // by filename, the key is the filename: only the id comes back
+    sql: `SELECT json_group_array(json_array(j.key, k.id${column === "filename" ? "" : ", k.filename"})) AS rows
+          FROM json_each(?1) j JOIN torrent_keys k ON k.${column} = j.value`,
+    args: [JSON.stringify(values)],
   });
-  const rows = JSON.parse(String(rs.rows[0]?.rows ?? "[]")) as [string, string, string, string, string?][];
-  return rows.map(([id, filename, normalized, release, d]) => ({
-    torrent: { id, filename },
-    normalized,
-    release,
-    detail: d ?? "",
-  }));
+  const rows = JSON.parse(String(rs.rows[0]?.rows ?? "[]")) as [number, string, string?][];
+  return rows.map(([i, id, filename]) => {
+    const key = values[i] ?? "";
+    return [key, { id, filename: filename ?? key }];
+  });
+}
+
+/** The keyed torrents of these fuzzy buckets, with their stored detail. */
+async function fuzzyBuckets(db: Db, releases: readonly string[]): Promise<KeyedTorrent[]> {
+  if (releases.length === 0) return [];
+  const rs = await db.execute({
+    sql: `SELECT json_group_array(json_array(id, filename, release, json(detail))) AS rows
+          FROM torrent_keys WHERE release IN (SELECT value FROM json_each(?1))`,
+    args: [JSON.stringify(releases)],
+  });
+  const rows = JSON.parse(String(rs.rows[0]?.rows ?? "[]")) as [string, string, string, ReleaseDetail][];
+  return rows.map(([id, filename, release, detail]) => ({ torrent: { id, filename }, release, detail }));
 }
 
 const KEY_CHUNK = 2_000;
 
 /**
- * Keys every listed torrent that has no keys yet, or keys computed from another filename or by
- * other rules (KEY_VERSION): in id order, a chunk at a time with a turn of the event loop between,
- * so keying a whole account once (~2 s for 100k) never holds the server. Returns how many it keyed.
+ * Keys the torrents that need it, a chunk at a time with a turn of the event loop between, so keying a
+ * whole account once (~3 s for 100k) never holds the server: first those past the watermark on rowid
+ * (new since the last pass), then those queued by the triggers of migration 0007 (renamed, listed again).
+ * When KEY_VERSION changes, every key is dropped and computed again. A key is written only if its torrent
+ * still has the filename it was computed from; one renamed meanwhile was queued again by the trigger.
+ * Returns how many torrents it keyed.
  */
 export async function keyTorrents(db: Db): Promise<number> {
+  const state = (await db.execute("SELECT keyed_rowid, version FROM torrent_keys_state WHERE id = 1")).rows[0];
+  let mark = Number(state?.keyed_rowid ?? 0);
+  if (Number(state?.version ?? 0) !== KEY_VERSION) {
+    await db.batch(
+      [
+        "DELETE FROM torrent_keys",
+        "DELETE FROM torrent_keys_queue",
+        {
+          sql: "INSERT OR REPLACE INTO torrent_keys_state (id, keyed_rowid, version) VALUES (1, 0, ?)",
+          args: [KEY_VERSION],
+        },
+      ],
+      "write",
+    );
+    mark = 0;
+  }
   let keyed = 0;
+  // past the watermark, up to the last torrent now: one inserted meanwhile is past `top`, for the next pass
+  const top = Number((await db.execute("SELECT coalesce(max(rowid), 0) AS top FROM torrents")).rows[0]?.top ?? 0);
+  while (mark < top) {
+    const rs = await db.execute({
+      sql: `SELECT rowid AS r, id, filename FROM torrents t WHERE rowid > ?1 AND rowid <= ?2 AND gone_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM torrent_keys k WHERE k.id = t.id)
+            ORDER BY rowid LIMIT ?3`,
+      args: [mark, top, KEY_CHUNK],
+    });
+    const next = rs.rows.length < KEY_CHUNK ? top : Number(rs.rows.at(-1)?.r);
+    keyed += await writeKeys(db, rs.rows, {
+      sql: "UPDATE torrent_keys_state SET keyed_rowid = max(keyed_rowid, ?) WHERE id = 1",
+      args: [next],
+    });
+    mark = next;
+    if (mark < top) await new Promise((r) => setImmediate(r));
+  }
   let after = "";
   for (;;) {
     const rs = await db.execute({
-      sql: `SELECT t.id, t.filename FROM torrents t LEFT JOIN torrent_keys k ON k.id = t.id
-            WHERE t.id > ?1 AND t.gone_at IS NULL AND (k.id IS NULL OR k.filename <> t.filename OR k.version <> ?2)
-            ORDER BY t.id LIMIT ?3`,
-      args: [after, KEY_VERSION, KEY_CHUNK],
+      // filename null: no longer listed, or keyed already (past the watermark after a delete)
+      sql: `SELECT q.id, CASE WHEN k.id IS NULL THEN t.filename END AS filename
+            FROM torrent_keys_queue q
+            LEFT JOIN torrents t ON t.id = q.id AND t.gone_at IS NULL
+            LEFT JOIN torrent_keys k ON k.id = t.id AND k.filename = t.filename
+            WHERE q.id > ?1 ORDER BY q.id LIMIT ?2`,
+      args: [after, KEY_CHUNK],
     });
     if (rs.rows.length === 0) break;
-    const rows = rs.rows.map((r) => {
-      const filename = String(r.filename);
-      const k = nameKeys(filename);
-      return [String(r.id), filename, k.normalized, k.release, k.detail];
+    // dequeued: keyed now, or no longer listed; one renamed meanwhile stays
+    keyed += await writeKeys(db, rs.rows, {
+      sql: `DELETE FROM torrent_keys_queue WHERE id IN (SELECT value FROM json_each(?1))
+            AND NOT EXISTS (SELECT 1 FROM torrents t WHERE t.id = torrent_keys_queue.id AND t.gone_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM torrent_keys k WHERE k.id = t.id AND k.filename = t.filename))`,
+      args: [JSON.stringify(rs.rows.map((r) => String(r.id)))],
     });
-    await db.execute({
-      sql: `INSERT INTO torrent_keys (id, filename, normalized, release, detail, version)
-            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, ?2 FROM json_each(?1) WHERE true
-            ON CONFLICT (id) DO UPDATE SET filename = excluded.filename, normalized = excluded.normalized,
-              release = excluded.release, detail = excluded.detail, version = excluded.version`,
-      args: [JSON.stringify(rows), KEY_VERSION],
-    });
-    keyed += rows.length;
     after = String(rs.rows.at(-1)?.id);
     if (rs.rows.length < KEY_CHUNK) break;
     await new Promise((r) => setImmediate(r));
   }
-  // keys of torrents no longer in the table (the rows are kept while gone, so this is rare)
-  if (keyed > 0) await db.execute("DELETE FROM torrent_keys WHERE id NOT IN (SELECT id FROM torrents)");
   return keyed;
+}
+
+/** Writes the keys of these torrents (rows of id and filename; null filename: skipped), then `then`, in one batch. */
+async function writeKeys(db: Db, torrents: readonly Row[], then: InStatement): Promise<number> {
+  const rows: string[][] = [];
+  for (const r of torrents) {
+    if (r.filename === null) continue;
+    const filename = String(r.filename);
+    const k = nameKeys(filename);
+    rows.push([String(r.id), filename, k.normalized, k.release, k.detail]);
+  }
+  const [written] = await db.batch(
+    [
+      {
+        sql: `INSERT INTO torrent_keys (id, filename, normalized, release, detail, version)
+              SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, ?2
+              FROM json_each(?1) j JOIN torrents t ON t.id = j.value ->> 0 AND t.filename = j.value ->> 1 AND t.gone_at IS NULL
+              WHERE true
+              ON CONFLICT (id) DO UPDATE SET filename = excluded.filename, normalized = excluded.normalized,
+                release = excluded.release, detail = excluded.detail, version = excluded.version`,
+        args: [JSON.stringify(rows), KEY_VERSION],
+      },
+      then,
+    ],
+    "write",
+  );
+  return written?.rowsAffected ?? 0;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Matching as a sweep run does it: torrents keyed once in torrent_keys, only the candidates loaded.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Db } from "../../shared/db.ts";
+import { MIGRATIONS } from "../../schema/index.ts";
+import { type Db, migrate, openDb } from "../../shared/db.ts";
 import { buildMatchIndex, KEY_VERSION, matchTorrent, type TorrentRef } from "../../shared/library/match.ts";
 import { type BrokenLink, keyTorrents, matchLinks } from "../../shared/library/record.ts";
 import { makeDb } from "../helpers/factories.ts";
@@ -79,10 +80,9 @@ describe("matchLinks over torrent_keys", () => {
     expect(await keyTorrents(db)).toBe(50);
     expect(await keyTorrents(db)).toBe(0);
     await db.execute("UPDATE torrents SET filename = 'Renamed.S01E01.1080p.WEB-DL.x264-NTb' WHERE id = 'T3'");
-    await db.execute({ sql: "UPDATE torrent_keys SET version = ? WHERE id = 'T4'", args: [KEY_VERSION - 1] });
     await db.execute("UPDATE torrents SET gone_at = 1 WHERE id = 'T5'");
     await db.execute("UPDATE torrents SET filename = 'Gone.Renamed' WHERE id = 'T5'");
-    expect(await keyTorrents(db)).toBe(2);
+    expect(await keyTorrents(db)).toBe(1);
     const t3 = (await db.execute("SELECT filename, normalized FROM torrent_keys WHERE id = 'T3'")).rows[0];
     expect([t3?.filename, t3?.normalized]).toEqual([
       "Renamed.S01E01.1080p.WEB-DL.x264-NTb",
@@ -93,6 +93,12 @@ describe("matchLinks over torrent_keys", () => {
     await matchLinks(db, [byNew as BrokenLink, byOld as BrokenLink]);
     expect(byNew?.matchedTorrentId).toBe("T3");
     expect(byOld?.matchedTorrentId).not.toBe("T3");
+    // keys by other rules: every listed torrent keyed again (49: T5 is gone)
+    await db.execute({ sql: "UPDATE torrent_keys_state SET version = ?", args: [KEY_VERSION - 1] });
+    expect(await keyTorrents(db)).toBe(49);
+    expect(
+      (await db.execute("SELECT count(*) AS n FROM torrent_keys WHERE version = ?", [KEY_VERSION])).rows[0]?.n,
+    ).toBe(49);
     // a row deleted from torrents loses its keys at the next keying pass
     await db.execute("DELETE FROM torrents WHERE id = 'T6'");
     await store([{ id: "NEW", filename: "Brand.New.2024.1080p.WEB-DL.x264-NTb", status: "downloaded" }]);
@@ -109,5 +115,97 @@ describe("matchLinks over torrent_keys", () => {
     await store(torrents);
     expect(await keyTorrents(db)).toBe(4_321);
     expect((await db.execute("SELECT count(*) AS n FROM torrent_keys")).rows[0]?.n).toBe(4_321);
+  });
+
+  it("keeps torrent_keys to the listed torrents' current names by itself (triggers on torrents)", async () => {
+    const keys = async () =>
+      (await db.execute("SELECT id, filename FROM torrent_keys ORDER BY id")).rows.map((r) => `${r.id}=${r.filename}`);
+    const queued = async () =>
+      (await db.execute("SELECT id FROM torrent_keys_queue ORDER BY id")).rows.map((r) => String(r.id));
+    await store([
+      { id: "A", filename: "Alpha.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" },
+      { id: "B", filename: "Beta.2020.1080p.BluRay.x264-SPARKS", status: "downloaded" },
+      { id: "C", filename: "Gamma.S02E03.720p.HDTV.x264-LOL", status: "downloaded" },
+    ]);
+    // new torrents are found past the watermark, not queued
+    expect(await queued()).toEqual([]);
+    expect(await keyTorrents(db)).toBe(3);
+    expect(await queued()).toEqual([]);
+    // renamed: the old keys go at once, so the old name cannot match while it waits to be keyed again
+    await db.execute("UPDATE torrents SET filename = 'Alpha.S01E01.REPACK.1080p.WEB-DL.x264-NTb' WHERE id = 'A'");
+    // the same name written again (every scan does): nothing to redo
+    await db.execute("UPDATE torrents SET filename = filename WHERE id = 'B'");
+    // gone: keys and queue entry dropped; deleted: likewise
+    await db.execute("UPDATE torrents SET gone_at = 5 WHERE id = 'C'");
+    expect(await keys()).toEqual(["B=Beta.2020.1080p.BluRay.x264-SPARKS"]);
+    expect(await queued()).toEqual(["A"]);
+    // the old name no longer matches (a REPACK is another release), the new one does, exactly
+    const [byOld, byNew] = brokenLinksTo([
+      "Alpha.S01E01.1080p.WEB-DL.x264-NTb",
+      "Alpha.S01E01.REPACK.1080p.WEB-DL.x264-NTb",
+    ]);
+    await matchLinks(db, [byOld as BrokenLink, byNew as BrokenLink]);
+    expect([byOld?.matchedTorrentId, byNew?.matchedTorrentId, byNew?.matchKind]).toEqual([null, "A", "exact"]);
+    expect(await queued()).toEqual([]);
+    // listed again: queued and keyed under its name
+    await store([{ id: "C", filename: "Gamma.S02E03.720p.HDTV.x264-LOL", status: "downloaded" }]);
+    expect(await queued()).toEqual(["C"]);
+    await db.execute("DELETE FROM torrents WHERE id = 'B'");
+    expect(await keyTorrents(db)).toBe(1);
+    expect(await keys()).toEqual(["A=Alpha.S01E01.REPACK.1080p.WEB-DL.x264-NTb", "C=Gamma.S02E03.720p.HDTV.x264-LOL"]);
+    // the last rows deleted and their rowids given to a new torrent: the watermark went back, so it is keyed
+    const last = (await db.execute("SELECT max(rowid) AS r FROM torrents")).rows[0]?.r;
+    await db.execute("DELETE FROM torrents WHERE rowid = ?", [last ?? 0]);
+    await store([{ id: "D", filename: "Delta.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" }]);
+    // (a rowid at or below the watermark before the delete: without going back, D would never be keyed)
+    expect(Number((await db.execute("SELECT rowid AS r FROM torrents WHERE id = 'D'")).rows[0]?.r)).toBeLessThanOrEqual(
+      Number(last),
+    );
+    expect(await keyTorrents(db)).toBe(1);
+    expect(await keys()).toContain("D=Delta.S01E01.1080p.WEB-DL.x264-NTb");
+    // a queued torrent that went away before keying leaves the queue without keys
+    await db.execute("INSERT INTO torrent_keys_queue (id) VALUES ('NOPE')");
+    expect(await keyTorrents(db)).toBe(0);
+    expect(await queued()).toEqual([]);
+  });
+
+  it("migrating a database keyed before the queue drops keys that no longer hold and queues the rest", async () => {
+    const old = await openDb(":memory:");
+    try {
+      await migrate(
+        old,
+        MIGRATIONS.filter((m) => m.version <= 6),
+      );
+      await storeNamedTorrents(
+        old,
+        [
+          { id: "FRESH", filename: "Fresh.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" },
+          { id: "RENAMED", filename: "Renamed.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" },
+          { id: "GONE", filename: "Gone.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" },
+          { id: "UNKEYED", filename: "Unkeyed.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" },
+        ],
+        1_700_000_000_000,
+      );
+      await old.execute("UPDATE torrents SET gone_at = 1 WHERE id = 'GONE'");
+      for (const [id, filename] of [
+        ["FRESH", "Fresh.S01E01.1080p.WEB-DL.x264-NTb"],
+        ["RENAMED", "Renamed.Before.S01E01.1080p.WEB-DL.x264-NTb"],
+        ["GONE", "Gone.S01E01.1080p.WEB-DL.x264-NTb"],
+        ["DELETED", "Deleted.S01E01.1080p.WEB-DL.x264-NTb"],
+      ])
+        await old.execute({
+          sql: "INSERT INTO torrent_keys (id, filename, normalized, release, detail, version) VALUES (?, ?, 'n', 'r', '[]', ?)",
+          args: [id ?? "", filename ?? "", KEY_VERSION],
+        });
+      expect(await migrate(old)).toEqual([7]);
+      const ids = async (sql: string) => (await old.execute(sql)).rows.map((r) => String(r.id));
+      expect(await ids("SELECT id FROM torrent_keys ORDER BY id")).toEqual(["FRESH"]);
+      expect(await ids("SELECT id FROM torrent_keys_queue ORDER BY id")).toEqual([]);
+      // the first pass keys what has no keys, from the start of the table, and leaves FRESH as it is
+      expect(await keyTorrents(old)).toBe(2);
+      expect(await ids("SELECT id FROM torrent_keys ORDER BY id")).toEqual(["FRESH", "RENAMED", "UNKEYED"]);
+    } finally {
+      old.close();
+    }
   });
 });
