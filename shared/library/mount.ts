@@ -29,7 +29,19 @@ const MAX_CACHED_FOLDERS = 2_048;
 /** What the listings say about a link's target under the mount; null when a listing failed. */
 export type MountAnswer = "present" | "no_torrent" | "no_file" | null;
 
-type Listing = Set<string> | "unknown";
+/**
+ * A folder's names. Most torrent folders hold a handful of files: those stay the array readdir gave,
+ * searched in place, since building a Set hashes every name (~170 ms over 19k folders of 10 files).
+ */
+type Names = Set<string> | readonly string[];
+type Listing = Names | "unknown";
+
+/** Folders with more names than this are kept as a Set. */
+const SCAN_UP_TO = 24;
+
+function hasName(names: Names, name: string): boolean {
+  return Array.isArray(names) ? names.includes(name) : (names as Set<string>).has(name);
+}
 
 /**
  * The mount as one sweep run sees it. On a Zurg/rclone mount every call is a network round trip,
@@ -70,7 +82,7 @@ export class MountView {
     } else {
       const top = this.#topListing(directory);
       if (top === "unknown") return null;
-      if (!top.has(torrentName)) return "no_torrent";
+      if (!hasName(top, torrentName)) return "no_torrent";
       // a link to the torrent folder itself needs no listing of it
       if (file === "") return "present";
       torrent = this.#list(`${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, false);
@@ -81,7 +93,7 @@ export class MountView {
     if (file === "") return "present";
     if (torrent === "unknown") return null;
     const slash = file.indexOf("/");
-    if (slash < 0) return torrent.has(file) ? "present" : "no_file";
+    if (slash < 0) return hasName(torrent, file) ? "present" : "no_file";
     return this.#nested(torrent, `${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, file);
   }
 
@@ -89,19 +101,19 @@ export class MountView {
   #topListing(directory: string): Listing {
     const root = this.#list(this.#root, true);
     if (directory === "" || root === "unknown") return root;
-    if (!root.has(directory)) return new Set();
+    if (!hasName(root, directory)) return [];
     return this.#list(`${this.#root}/${directory}`, true);
   }
 
   /** A file in a subfolder of the torrent (season packs): each folder on the way listed once. */
-  #nested(torrent: Set<string>, folder: string, file: string): MountAnswer {
+  #nested(torrent: Names, folder: string, file: string): MountAnswer {
     const parts = file.split("/").filter((p) => p !== "");
     let names: Listing = torrent;
     let at = folder;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i] ?? "";
       if (names === "unknown") return null;
-      if (!names.has(part)) return "no_file";
+      if (!hasName(names, part)) return "no_file";
       if (i === parts.length - 1) return "present";
       at = `${at}/${part}`;
       names = this.#list(at, false);
@@ -122,10 +134,11 @@ export class MountView {
     }
     this.readdirCalls++;
     try {
-      listing = new Set(this.fs.readdirSync(folder));
+      const names = this.fs.readdirSync(folder);
+      listing = names.length > SCAN_UP_TO ? new Set(names) : names;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      listing = code === "ENOENT" || code === "ENOTDIR" ? new Set<string>() : "unknown";
+      listing = code === "ENOENT" || code === "ENOTDIR" ? [] : "unknown";
     }
     cache.set(folder, listing);
     if (!pin && this.#listings.size > MAX_CACHED_FOLDERS) {
