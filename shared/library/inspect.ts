@@ -50,7 +50,8 @@ function parseUnderMount(
   const next = inner.indexOf("/");
   const torrentName = next < 0 ? inner : inner.slice(0, next);
   if (torrentName === "") return null;
-  return { directory, torrentName, file: next < 0 ? "" : inner.slice(next + 1).replace(/\/+$/, "") };
+  const file = next < 0 ? "" : inner.slice(next + 1);
+  return { directory, torrentName, file: file.endsWith("/") ? file.replace(/\/+$/, "") : file };
 }
 
 /** Counts of what deciding cost outside the mount listings. */
@@ -69,6 +70,13 @@ export function inspectLink(
   stats: InspectStats,
   fs: SweepFs,
 ): LinkVerdict {
+  // Most links point into the torrent folder the link before pointed into.
+  const quick = mount?.view.quick(link.target);
+  if (quick) {
+    if (quick.answer === "present") return OK;
+    if (quick.answer === null) return { kind: "uncertain", why: "mount listing failed" };
+    return { kind: "broken", reason: "missing_file", target: link.target, torrentName: quick.torrentName };
+  }
   // Most targets are plain absolute paths: resolving them is work the sweep does 100k+ times.
   const plain = isPlainAbsolute(link.target);
   const target = plain ? link.target : resolve(dirname(link.path), link.target);

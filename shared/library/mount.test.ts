@@ -38,6 +38,28 @@ describe("MountView", () => {
     expect(view.lookup("other", "Show.S01E01", "a.mkv")).toBe("no_torrent");
   });
 
+  it("answers a target in the torrent folder looked up last by its prefix, and declines anything else", () => {
+    const view = mount();
+    const root = view.mountPath;
+    expect(view.quick(`${root}/__all__/Show.S01E01/a.mkv`)).toBeUndefined(); // nothing looked up yet
+    expect(view.lookup("__all__", "Show.S01E02", "b.mkv")).toBe("present");
+    const calls = view.readdirCalls;
+    const folder = `${root}/__all__/Show.S01E02`;
+    expect(view.quick(`${folder}/b.mkv`)).toEqual({ answer: "present", torrentName: "Show.S01E02" });
+    expect(view.quick(`${folder}/gone.mkv`)).toEqual({ answer: "no_file", torrentName: "Show.S01E02" });
+    // deeper, dot segments, the folder itself, a longer folder name, another folder: the full path instead
+    for (const t of [
+      `${folder}/Extras/c.mkv`,
+      `${folder}/..`,
+      `${folder}/.`,
+      `${folder}/`,
+      `${folder}X/b.mkv`,
+      `${root}/__all__/Show.S01E01/a.mkv`,
+    ])
+      expect(view.quick(t)).toBeUndefined();
+    expect(view.readdirCalls).toBe(calls);
+  });
+
   it("says unknown, never missing, when a listing fails for another reason", () => {
     const throwing = {
       ...fs,

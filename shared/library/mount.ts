@@ -61,6 +61,8 @@ export class MountView {
   #lastDirectory = "";
   #lastTorrent = "";
   #lastListing: Listing | null = null;
+  /** `<mount>/<directory>/<torrent>/` of the last listing, "" before the first. */
+  #lastPrefix = "";
   readonly #root: string;
 
   constructor(
@@ -85,16 +87,33 @@ export class MountView {
       if (!hasName(top, torrentName)) return "no_torrent";
       // a link to the torrent folder itself needs no listing of it
       if (file === "") return "present";
-      torrent = this.#list(`${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, false);
+      const folder = `${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`;
+      torrent = this.#list(folder, false);
       this.#lastDirectory = directory;
       this.#lastTorrent = torrentName;
       this.#lastListing = torrent;
+      this.#lastPrefix = `${folder}/`;
     }
     if (file === "") return "present";
     if (torrent === "unknown") return null;
     const slash = file.indexOf("/");
     if (slash < 0) return hasName(torrent, file) ? "present" : "no_file";
     return this.#nested(torrent, `${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`, file);
+  }
+
+  /**
+   * `lookup` for a target (absolute, as stored in the link) that names a file right inside the torrent
+   * folder looked up last, as the links of one season folder do: one prefix test instead of parsing the
+   * path. undefined when the target is not such a path; then it goes through parseMountTarget and lookup.
+   */
+  quick(target: string): { answer: MountAnswer; torrentName: string } | undefined {
+    const prefix = this.#lastPrefix;
+    if (prefix === "" || !target.startsWith(prefix)) return undefined;
+    const file = target.slice(prefix.length);
+    if (file === "" || file === "." || file === ".." || file.includes("/")) return undefined;
+    const listing = this.#lastListing;
+    const answer = listing === null || listing === "unknown" ? null : hasName(listing, file) ? "present" : "no_file";
+    return { answer, torrentName: this.#lastTorrent };
   }
 
   /** The listing of `<mount>/<directory>` (the mount itself for ""), with the directory's own presence checked. */

@@ -37,6 +37,8 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
   const needing = links.filter((l) => l.torrentName !== null);
   if (needing.length === 0) return 0;
   await keyTorrents(db);
+  // no torrent listed yet (before the first scan): nothing to read names for
+  if ((await db.execute("SELECT 1 FROM torrent_keys LIMIT 1")).rows.length === 0) return 0;
   const names = [...new Set(needing.map((l) => l.torrentName ?? ""))];
   // Exact filenames first: Zurg and rclone name a torrent's folder after its filename, so most names end
   // here, and a name matched exactly is never normalized.
@@ -218,9 +220,11 @@ export async function recordBrokenLinks(
 ): Promise<number> {
   if (links.length === 0) return 0;
   await tx.execute({
-    sql: `INSERT INTO broken_links (path, root, target, reason, torrent_name, matched_torrent_id, match_kind, state, generation, first_seen_at, last_seen_at)
-          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, 'broken', ?2, ?3, ?3
-          FROM json_each(?1) WHERE true
+    // each row made JSONB once (as the scan's upsert does): seven ->> on its text parsed it seven times
+    sql: `WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?1))
+          INSERT INTO broken_links (path, root, target, reason, torrent_name, matched_torrent_id, match_kind, state, generation, first_seen_at, last_seen_at)
+          SELECT j ->> 0, j ->> 1, j ->> 2, j ->> 3, j ->> 4, j ->> 5, j ->> 6, 'broken', ?2, ?3, ?3
+          FROM r WHERE true
           ON CONFLICT (path) DO UPDATE SET target = excluded.target, reason = excluded.reason, torrent_name = excluded.torrent_name,
             matched_torrent_id = excluded.matched_torrent_id, match_kind = excluded.match_kind, state = 'broken',
             generation = excluded.generation, last_seen_at = excluded.last_seen_at, resolved_at = NULL`,
