@@ -214,6 +214,7 @@ function recordAtLeast(name, unit, target, values, extra = {}) {
     runs.map((r) => r.matchMs),
     {
       keyingMs: Math.round(median(runs.map((r) => r.keyingMs))),
+      warmMs: Math.round(median(runs.map((r) => r.warmMs))),
       matched: runs[0].matched,
       none: runs[0].none,
     },
