@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS torrent_keys_queue (
 CREATE TABLE IF NOT EXISTS torrent_keys_state (
   id           INTEGER PRIMARY KEY CHECK (id = 1),
   keyed_rowid  INTEGER NOT NULL,  -- every torrent with a rowid up to this one was keyed or queued
-  version      INTEGER NOT NULL   -- KEY_VERSION of the stored keys; another one empties the table to key again
+  version      INTEGER NOT NULL,  -- KEY_VERSION of the stored keys; another one empties the table to key again
+  deletes      INTEGER NOT NULL DEFAULT 0  -- torrents deleted: a pass that saw one meanwhile keeps the watermark
 );
 
 -- What the strict lookups read, in the indexes themselves: no visit of the table's rows.
@@ -44,12 +45,14 @@ BEGIN
 END;
 
 -- SQLite gives a new row the largest rowid + 1, so deleting the last rows frees their rowids for reuse:
--- the watermark goes back to the largest rowid left, below any rowid a new torrent can get.
+-- the watermark goes back to the largest rowid left, below any rowid a new torrent can get, and a pass
+-- running meanwhile (which may have read a rowid now given to another torrent) does not move it.
 CREATE TRIGGER IF NOT EXISTS torrents_keys_delete AFTER DELETE ON torrents
 BEGIN
   DELETE FROM torrent_keys WHERE id = OLD.id;
   DELETE FROM torrent_keys_queue WHERE id = OLD.id;
-  UPDATE torrent_keys_state SET keyed_rowid = min(keyed_rowid, (SELECT coalesce(max(rowid), 0) FROM torrents))
+  UPDATE torrent_keys_state
+  SET keyed_rowid = min(keyed_rowid, (SELECT coalesce(max(rowid), 0) FROM torrents)), deletes = deletes + 1
   WHERE id = 1;
 END;
 

@@ -121,16 +121,17 @@ const KEY_CHUNK = 2_000;
  * Returns how many torrents it keyed.
  */
 export async function keyTorrents(db: Db): Promise<number> {
-  const state = (await db.execute("SELECT keyed_rowid, version FROM torrent_keys_state WHERE id = 1")).rows[0];
+  const state = (await db.execute("SELECT keyed_rowid, version, deletes FROM torrent_keys_state WHERE id = 1")).rows[0];
   let mark = Number(state?.keyed_rowid ?? 0);
+  const deletes = Number(state?.deletes ?? 0);
   if (Number(state?.version ?? 0) !== KEY_VERSION) {
     await db.batch(
       [
         "DELETE FROM torrent_keys",
         "DELETE FROM torrent_keys_queue",
         {
-          sql: "INSERT OR REPLACE INTO torrent_keys_state (id, keyed_rowid, version) VALUES (1, 0, ?)",
-          args: [KEY_VERSION],
+          sql: "INSERT OR REPLACE INTO torrent_keys_state (id, keyed_rowid, version, deletes) VALUES (1, 0, ?, ?)",
+          args: [KEY_VERSION, deletes],
         },
       ],
       "write",
@@ -148,9 +149,11 @@ export async function keyTorrents(db: Db): Promise<number> {
       args: [mark, top, KEY_CHUNK],
     });
     const next = rs.rows.length < KEY_CHUNK ? top : Number(rs.rows.at(-1)?.r);
+    // moved only if no torrent was deleted meanwhile: a deleted rowid can be given to a new torrent this
+    // pass never read; then the watermark stays where the delete put it, and the next pass looks from there
     keyed += await writeKeys(db, rs.rows, {
-      sql: "UPDATE torrent_keys_state SET keyed_rowid = max(keyed_rowid, ?) WHERE id = 1",
-      args: [next],
+      sql: "UPDATE torrent_keys_state SET keyed_rowid = max(keyed_rowid, ?1) WHERE id = 1 AND deletes = ?2",
+      args: [next, deletes],
     });
     mark = next;
     if (mark < top) await new Promise((r) => setImmediate(r));

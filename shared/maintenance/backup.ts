@@ -65,9 +65,10 @@ async function copyTable(src: Db, dest: Db, table: string): Promise<void> {
     });
     if (rs.rows.length === 0) return;
     const cols = rs.columns.filter((c) => c !== "__rowid");
-    const insert = `INSERT INTO ${q} (${cols.map((c) => `"${c.replace(/"/g, '""')}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
+    // rowids kept: they are identity here (the torrent_keys watermark counts on torrents' rowids)
+    const insert = `INSERT INTO ${q} (rowid, ${cols.map((c) => `"${c.replace(/"/g, '""')}"`).join(", ")}) VALUES (?, ${cols.map(() => "?").join(", ")})`;
     await dest.batch(
-      rs.rows.map((row) => ({ sql: insert, args: cols.map((c) => row[c] ?? null) })),
+      rs.rows.map((row) => ({ sql: insert, args: [row.__rowid ?? null, ...cols.map((c) => row[c] ?? null)] })),
       "write",
     );
     lastRowid = Number(rs.rows.at(-1)?.__rowid);

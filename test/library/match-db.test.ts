@@ -2,10 +2,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../schema/index.ts";
 import { type Db, migrate, openDb } from "../../shared/db.ts";
-import { buildMatchIndex, KEY_VERSION, matchTorrent, type TorrentRef } from "../../shared/library/match.ts";
+import { buildMatchIndex, KEY_VERSION, matchTorrent, nameKeys, type TorrentRef } from "../../shared/library/match.ts";
 import { type BrokenLink, keyTorrents, matchLinks } from "../../shared/library/record.ts";
+import { backupDatabase } from "../../shared/maintenance/backup.ts";
 import { makeDb } from "../helpers/factories.ts";
 import { brokenLinksTo, storeNamedTorrents } from "../helpers/library.ts";
+import { tempDir } from "../helpers/processes.ts";
 
 let db: Db;
 beforeEach(async () => {
@@ -169,7 +171,7 @@ describe("matchLinks over torrent_keys", () => {
     expect(await queued()).toEqual([]);
   });
 
-  it("migrating a database keyed before the queue drops keys that no longer hold and queues the rest", async () => {
+  it("migrating a database keyed before the queue drops keys that no longer hold; the first pass keys the rest", async () => {
     const old = await openDb(":memory:");
     try {
       await migrate(
@@ -194,8 +196,8 @@ describe("matchLinks over torrent_keys", () => {
         ["DELETED", "Deleted.S01E01.1080p.WEB-DL.x264-NTb"],
       ])
         await old.execute({
-          sql: "INSERT INTO torrent_keys (id, filename, normalized, release, detail, version) VALUES (?, ?, 'n', 'r', '[]', ?)",
-          args: [id ?? "", filename ?? "", KEY_VERSION],
+          sql: "INSERT INTO torrent_keys (id, filename, normalized, release, detail, version) VALUES (?, ?, ?, ?, ?, ?)",
+          args: [id ?? "", filename ?? "", ...Object.values(nameKeys(filename ?? "")), KEY_VERSION],
         });
       expect(await migrate(old)).toEqual([7]);
       const ids = async (sql: string) => (await old.execute(sql)).rows.map((r) => String(r.id));
@@ -204,8 +206,66 @@ describe("matchLinks over torrent_keys", () => {
       // the first pass keys what has no keys, from the start of the table, and leaves FRESH as it is
       expect(await keyTorrents(old)).toBe(2);
       expect(await ids("SELECT id FROM torrent_keys ORDER BY id")).toEqual(["FRESH", "RENAMED", "UNKEYED"]);
+      // the kept keys serve: FRESH matches exactly by them
+      const [link] = brokenLinksTo(["Fresh.S01E01.1080p.WEB-DL.x264-NTb"]);
+      await matchLinks(old, [link as BrokenLink]);
+      expect([link?.matchedTorrentId, link?.matchKind]).toEqual(["FRESH", "exact"]);
     } finally {
       old.close();
     }
+  });
+
+  it("a backup copied table by table (sqld) keeps rowids, so a torrent added after a restore is keyed", async () => {
+    await store(
+      ["A", "B", "C"].map((id) => ({ id, filename: `${id}.S01E01.1080p.WEB-DL.x264-NTb`, status: "downloaded" })),
+    );
+    expect(await keyTorrents(db)).toBe(3);
+    await db.execute("DELETE FROM torrents WHERE id = 'B'"); // a hole in the rowids
+    const dir = tempDir();
+    // a URL that is not a file: the table-by-table copy an sqld database gets
+    const { file } = await backupDatabase(db, "http://sqld.invalid:8080", { dir, keep: 1, now: 1_700_000_000_000 });
+    const restored = await openDb(`file:${file}`);
+    try {
+      const rowids = async (d: Db) =>
+        (await d.execute("SELECT rowid AS r, id FROM torrents ORDER BY rowid")).rows.map((r) => `${r.id}@${r.r}`);
+      expect(await rowids(restored)).toEqual(await rowids(db));
+      await storeNamedTorrents(
+        restored,
+        [{ id: "D", filename: "D.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" }],
+        1_700_000_000_000,
+      );
+      expect(await keyTorrents(restored)).toBe(1);
+      const keyed = (await restored.execute("SELECT id FROM torrent_keys ORDER BY id")).rows.map((r) => r.id);
+      expect(keyed).toEqual(["A", "C", "D"]);
+    } finally {
+      restored.close();
+    }
+  });
+
+  it("a pass that a delete overtook leaves the watermark where the delete put it, so a reused rowid is keyed", async () => {
+    await store(["A", "B"].map((id) => ({ id, filename: `${id}.S01E01.1080p.WEB-DL.x264-NTb`, status: "downloaded" })));
+    await keyTorrents(db);
+    await store([{ id: "C", filename: "C.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" }]);
+    // Between the pass reading C (the last rowid) and writing its keys, another process deletes C and adds X,
+    // which gets C's rowid back.
+    let raced = false;
+    const racing = new Proxy(db, {
+      get(target, key, receiver) {
+        if (key !== "batch") return Reflect.get(target, key, receiver);
+        return async (...args: Parameters<Db["batch"]>) => {
+          if (!raced) {
+            raced = true;
+            await db.execute("DELETE FROM torrents WHERE id = 'C'");
+            await store([{ id: "X", filename: "X.S01E01.1080p.WEB-DL.x264-NTb", status: "downloaded" }]);
+          }
+          return target.batch(...args);
+        };
+      },
+    });
+    expect(await keyTorrents(racing)).toBe(0); // C went before its keys were written
+    expect(raced).toBe(true);
+    expect(await keyTorrents(db)).toBe(1);
+    const keyed = (await db.execute("SELECT id FROM torrent_keys ORDER BY id")).rows.map((r) => r.id);
+    expect(keyed).toEqual(["A", "B", "X"]);
   });
 });
