@@ -197,7 +197,7 @@ async function writeKeys(db: Db, torrents: readonly Row[], then: InStatement): P
     [
       {
         sql: `INSERT INTO torrent_keys (id, filename, normalized, release, detail, version)
-              SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, ?2
+              SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, jsonb(j.value ->> 4), ?2
               FROM json_each(?1) j JOIN torrents t ON t.id = j.value ->> 0 AND t.filename = j.value ->> 1 AND t.gone_at IS NULL
               WHERE true
               ON CONFLICT (id) DO UPDATE SET filename = excluded.filename, normalized = excluded.normalized,
