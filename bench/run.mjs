@@ -66,6 +66,21 @@ const scan = (kind, url, file) =>
       .at(-1),
   );
 
+/**
+ * The machine's speed right now: a fixed CPU loop in a fresh process (ms). This machine is shared, and the
+ * same loop has taken from 3.8 to 8.2 s over one day, so every figure below is printed beside it.
+ */
+function calibrate() {
+  const out = execFileSync(
+    process.execPath,
+    ["-e", "const t=performance.now();let s=0;for(let i=0;i<1e8;i++)s+=i;console.log(performance.now()-t,s>0)"],
+    { encoding: "utf8" },
+  );
+  return Math.round(Number.parseFloat(out));
+}
+const calibration = { beforeMs: calibrate(), afterMs: 0 };
+console.log(`calibration: a fixed CPU loop took ${calibration.beforeMs} ms (about 1,270 ms on a quiet day)`);
+
 const results = [];
 function push(name, unit, atLeast, target, values, extra) {
   const value = Math.round(median(values) * 10) / 10;
@@ -447,11 +462,13 @@ const table = [
     notes(r),
   ]),
 ];
+calibration.afterMs = calibrate();
 const widths = table[0].map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
 for (const row of table) console.log(row.map((c, i) => String(c).padEnd(widths[i])).join("  "));
 mkdirSync("bench", { recursive: true });
 writeFileSync(
   "bench/results.json",
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, results }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: RUNS, calibration, results }, null, 2)}\n`,
 );
-console.log(`\nwrote bench/results.json (${RUNS} runs each, medians)`);
+console.log(`\ncalibration: the CPU loop took ${calibration.beforeMs} ms before and ${calibration.afterMs} ms after`);
+console.log(`wrote bench/results.json (${RUNS} runs each, medians)`);
