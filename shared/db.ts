@@ -7,6 +7,16 @@ const FILE_BUSY_TIMEOUT_MS = 10_000;
 /** The database handle every job and route uses. */
 export type Db = Client;
 
+/**
+ * A turn of the event loop between the chunks of a long database job (a page upsert, keying an account),
+ * so pending I/O such as HTTP requests runs before the next chunk holds the thread again.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) =>
+    typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
+}
+
 /** True for an embedded database file (as opposed to an sqld server). */
 export function isFileUrl(url: string): boolean {
   return url.startsWith("file:") || url === ":memory:";

@@ -1,5 +1,5 @@
 import type { InStatement, Row, Transaction } from "@libsql/client";
-import type { Db } from "../db.ts";
+import { type Db, yieldToEventLoop } from "../db.ts";
 import { REPAIR_PRIORITY } from "../rd/store.ts";
 import type { SweepFs } from "./fs.ts";
 import type { BrokenReason } from "./inspect.ts";
@@ -156,7 +156,7 @@ export async function keyTorrents(db: Db): Promise<number> {
       args: [next, deletes],
     });
     mark = next;
-    if (mark < top) await new Promise((r) => setImmediate(r));
+    if (mark < top) await yieldToEventLoop();
   }
   let after = "";
   for (;;) {
@@ -179,7 +179,7 @@ export async function keyTorrents(db: Db): Promise<number> {
     });
     after = String(rs.rows.at(-1)?.id);
     if (rs.rows.length < KEY_CHUNK) break;
-    await new Promise((r) => setImmediate(r));
+    await yieldToEventLoop();
   }
   return keyed;
 }

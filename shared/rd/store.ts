@@ -1,6 +1,6 @@
 import type { Transaction } from "@libsql/client";
 import type { DebridTorrent } from "../clients/debrid.ts";
-import type { Db } from "../db.ts";
+import { type Db, yieldToEventLoop } from "../db.ts";
 import { STUCK_STATUSES } from "./status.ts";
 
 /** What one page of upserts changed. */
@@ -61,13 +61,6 @@ export async function upsertTorrents(
 }
 
 const UPSERT_CHUNK = 1000;
-
-/** Lets pending I/O (HTTP requests) run before the next chunk. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) =>
-    typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0),
-  );
-}
 
 async function upsertChunk(
   tx: Transaction | Db,
