@@ -1,6 +1,6 @@
 import { dirname, resolve } from "node:path";
 import type { SweepFs } from "./fs.ts";
-import type { MountView } from "./mount.ts";
+import type { MountAnswer, MountView } from "./mount.ts";
 import type { LinkEntry } from "./walk.ts";
 import { type MountTarget, parseMountTarget } from "./zurg-path.ts";
 
@@ -18,16 +18,6 @@ const OK: LinkVerdict = { kind: "ok" };
 
 /** An absolute path with no ".", ".." or empty segments: nothing to resolve. */
 const PLAIN_ABSOLUTE = /^\/(?!.*(?:\/\/|\/\.\.?(?:\/|$)))/;
-
-/**
- * PLAIN_ABSOLUTE.test, without running the regex for most targets: one with neither "//" nor "/." is plain
- * when absolute (the regex's lookahead cost ~75 ms over 200k links).
- */
-function isPlainAbsolute(target: string): boolean {
-  if (target.charCodeAt(0) !== 47 /* "/" */) return false;
-  if (!target.includes("//") && !target.includes("/.")) return true;
-  return PLAIN_ABSOLUTE.test(target);
-}
 
 /**
  * parseMountTarget for the common case, a plain absolute target under the mount with a named
@@ -70,25 +60,18 @@ export function inspectLink(
   stats: InspectStats,
   fs: SweepFs,
 ): LinkVerdict {
-  // Most links point into the torrent folder the link before pointed into.
+  // Most links point into the torrent folder the link before pointed into: no parsing at all.
   const quick = mount?.view.quick(link.target);
-  if (quick) {
-    if (quick.answer === "present") return OK;
-    if (quick.answer === null) return { kind: "uncertain", why: "mount listing failed" };
-    return { kind: "broken", reason: "missing_file", target: link.target, torrentName: quick.torrentName };
-  }
-  // Most targets are plain absolute paths: resolving them is work the sweep does 100k+ times.
-  const plain = isPlainAbsolute(link.target);
+  if (quick) return fromListings(quick.answer, link.target, quick.torrentName);
+  // Most other targets are plain absolute paths: nothing to resolve.
+  const plain = PLAIN_ABSOLUTE.test(link.target);
   const target = plain ? link.target : resolve(dirname(link.path), link.target);
   const underMount =
     mount !== null && target.startsWith(mount.view.mountPath) && target[mount.view.mountPath.length] === "/";
   const parsed = mount && underMount ? parseUnderMount(target, plain, mount.view.mountPath, mount.directories) : null;
   if (mount && parsed) {
     const answer = mount.view.lookup(parsed.directory, parsed.torrentName, parsed.file);
-    if (answer === null) return { kind: "uncertain", why: "mount listing failed" };
-    if (answer === "present") return OK;
-    const reason = answer === "no_torrent" ? "missing_torrent" : "missing_file";
-    return { kind: "broken", reason, target, torrentName: parsed.torrentName };
+    return fromListings(answer, target, parsed.torrentName);
   }
   stats.statFallbacks++;
   try {
@@ -103,4 +86,12 @@ export function inspectLink(
     if (code === "EACCES" || code === "EPERM") return { kind: "broken", reason: "unreadable", target, torrentName };
     return { kind: "uncertain", why: `stat failed: ${code ?? String(err)}` };
   }
+}
+
+/** The verdict on a link from what the mount's listings say of its target. */
+function fromListings(answer: MountAnswer, target: string, torrentName: string): LinkVerdict {
+  if (answer === null) return { kind: "uncertain", why: "mount listing failed" };
+  if (answer === "present") return OK;
+  const reason = answer === "no_torrent" ? "missing_torrent" : "missing_file";
+  return { kind: "broken", reason, target, torrentName };
 }
