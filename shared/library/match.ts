@@ -109,6 +109,9 @@ export function nameKeys(filename: string): { normalized: string; release: strin
   return { normalized, release: r.key, detail };
 }
 
+/** Where nameKeys' detail holds the fuzzy level's scalar gates (read in SQL by the lookups of record.ts). */
+export const DETAIL_FIELDS = { resolution: 1, source: 2, codec: 3, revision: 4 } as const;
+
 /** nameKeys' detail, parsed. */
 export type ReleaseDetail = [
   string[],

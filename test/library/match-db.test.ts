@@ -29,7 +29,15 @@ function rng(seed: number) {
 function library(rand: () => number) {
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
   const titles = ["Night.City", "The.Lost.House", "Dark.River", "Iron.Star", "Blue.Moon"];
-  const tails = ["1080p.WEB-DL.x264-NTb", "1080p.WEB.H.264-FLUX", "2160p.BluRay.x265-SPARKS", "720p.HDTV.x264-LOL"];
+  // some state no resolution or no codec: the fuzzy gates pass when one side does not say
+  const tails = [
+    "1080p.WEB-DL.x264-NTb",
+    "1080p.WEB.H.264-FLUX",
+    "2160p.BluRay.x265-SPARKS",
+    "720p.HDTV.x264-LOL",
+    "WEB-DL.x264-NTb",
+    "1080p.BluRay-SPARKS",
+  ];
   const names = new Set<string>();
   while (names.size < 400) {
     const t = pick(titles);
@@ -50,6 +58,11 @@ function library(rand: () => number) {
     (s) => s.replace(/-([A-Za-z]+)$/, "-$1-RARBG"),
     (s) => s.replace(/^The\./, ""),
     (s) => s.replace("1080p", "720p"),
+    // renames that drop what the fuzzy gates compare, or add a PROPER/REPACK mark
+    (s) => `[RARBG] ${s.replace(/\.(?:720p|1080p|2160p)/, "")}`,
+    (s) => `[RARBG] ${s.replace(/\.(?:x264|x265|H\.264)/, "")}`,
+    (s) => `[RARBG] ${s.replace(/\.(?:WEB-DL|WEB|BluRay|HDTV)/, "")}`,
+    (s) => `[RARBG] ${s.replace(/(\.S\d\dE\d\d|\.\d{4})\./, "$1.REPACK.")}`,
   ];
   const links = Array.from({ length: 600 }, () => pick(variants)(pick(torrents).filename));
   links.push("Not.In.The.Account.S01E01.1080p.WEB-DL.x264-NTb", "");
