@@ -29,7 +29,7 @@ export interface MatchIndex {
 }
 
 // Nearly every key has one entry; keeping it bare saves an array per key (200k at 100k torrents).
-type Bucket<T> = T | T[];
+export type Bucket<T> = T | T[];
 
 interface Candidate {
   torrent: TorrentRef;
@@ -138,19 +138,19 @@ export function buildMatchIndex(torrents: readonly TorrentRef[]): MatchIndex {
   const byRelease = new Map<string, Bucket<Candidate>>();
   const seen = new Set<string>();
   const addName = (t: TorrentRef, raw: string, normalized: string) => {
-    add(byNormalized, normalized, t);
+    addToBucket(byNormalized, normalized, t);
     const release = releaseOf(raw, normalized);
-    add(byRelease, release.key, { torrent: t, release });
+    addToBucket(byRelease, release.key, { torrent: t, release });
   };
   for (const t of torrents) {
     if (seen.has(t.id)) continue;
     seen.add(t.id);
-    add(byFilename, t.filename, t);
+    addToBucket(byFilename, t.filename, t);
     const normalized = normalizeName(t.filename);
     addName(t, t.filename, normalized);
     const original = t.originalFilename;
     if (!original || original === t.filename) continue;
-    add(byOriginal, original, t);
+    addToBucket(byOriginal, original, t);
     const other = normalizeName(original);
     if (other !== normalized) addName(t, original, other);
   }
@@ -165,26 +165,24 @@ export interface KeyedTorrent {
 }
 
 /**
- * The index from lookups of stored keys, for the names of one run: the torrents whose filename is one
- * of the names, those whose normalized name is one of theirs (each as [key, torrent]), and the fuzzy
- * buckets those names need. Nothing is normalised again. A torrent appears at most once per key, as
- * torrent_keys holds one row per torrent.
+ * The index from lookups of stored keys, for the names of one run: the torrents whose filename is one of
+ * the names and those whose normalized name is one of theirs, each keyed by that name (built with
+ * addToBucket), and the fuzzy buckets those names need. Nothing is normalised again. A torrent appears at
+ * most once per key, as torrent_keys holds one row per torrent.
  */
 export function indexFromKeys(
-  byFilenameKey: Iterable<readonly [string, TorrentRef]>,
-  byNormalizedKey: Iterable<readonly [string, TorrentRef]>,
+  byFilename: ReadonlyMap<string, Bucket<TorrentRef>>,
+  byNormalized: ReadonlyMap<string, Bucket<TorrentRef>>,
   fuzzy: Iterable<KeyedTorrent>,
 ): MatchIndex {
-  const byFilename = new Map<string, Bucket<TorrentRef>>();
-  const byNormalized = new Map<string, Bucket<TorrentRef>>();
   const byRelease = new Map<string, Bucket<Candidate>>();
-  for (const [key, t] of byFilenameKey) add(byFilename, key, t);
-  for (const [key, t] of byNormalizedKey) add(byNormalized, key, t);
-  for (const k of fuzzy) add(byRelease, k.release, { torrent: k.torrent, release: storedRelease(k.release, k.detail) });
+  for (const k of fuzzy)
+    addToBucket(byRelease, k.release, { torrent: k.torrent, release: storedRelease(k.release, k.detail) });
   return { byFilename, byOriginal: new Map(), byNormalized, byRelease };
 }
 
-function add<T extends object>(m: Map<string, Bucket<T>>, k: string, v: T): void {
+/** Adds `v` to the bucket of `k`. */
+export function addToBucket<T extends object>(m: Map<string, Bucket<T>>, k: string, v: T): void {
   const b = m.get(k);
   if (b === undefined) m.set(k, v);
   else if (Array.isArray(b)) b.push(v);

@@ -4,6 +4,8 @@ import { REPAIR_PRIORITY } from "../rd/store.ts";
 import type { SweepFs } from "./fs.ts";
 import type { BrokenReason } from "./inspect.ts";
 import {
+  addToBucket,
+  type Bucket,
   DETAIL_FIELDS,
   indexFromKeys,
   KEY_VERSION,
@@ -44,15 +46,13 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
   // Exact filenames first: Zurg and rclone name a torrent's folder after its filename, so most names end
   // here, and a name matched exactly is never normalized.
   const exact = await torrentsBy(db, "filename", names);
-  const found = new Set(exact.map(([name]) => name));
   const normalized = new Map<string, string>();
-  for (const n of names) if (!found.has(n)) normalized.set(n, normalizeName(n));
+  for (const n of names) if (!exact.has(n)) normalized.set(n, normalizeName(n));
   const near = await torrentsBy(db, "normalized", [...new Set(normalized.values())]);
   // Only names with no candidate at either strict level reach the fuzzy level, so only their buckets
   // are loaded (a title's bucket can hold every release of it); each name's release is read once.
-  const nearFound = new Set(near.map(([norm]) => norm));
   const releases = new Map<string, Release>();
-  for (const [n, norm] of normalized) if (!nearFound.has(norm)) releases.set(n, releaseOf(n, norm));
+  for (const [n, norm] of normalized) if (!near.has(norm)) releases.set(n, releaseOf(n, norm));
   const index = indexFromKeys(exact, near, await fuzzyCandidates(db, releases.values()));
   let matched = 0;
   for (const link of needing) {
@@ -72,15 +72,16 @@ export async function matchLinks(db: Db, links: BrokenLink[]): Promise<number> {
 // row was half of the query's time (8k rows: 149 ms as rows, 80 ms as JSON).
 
 /**
- * The torrents whose `column` equals one of `values`, as [that value, torrent]: an index probe per
- * value, in sorted order so that each index page is read once (10k names: 27 ms unsorted, 16 ms sorted).
+ * The torrents whose `column` equals one of `values`, by that value: an index probe per value, in sorted
+ * order so that each index page is read once (10k names: 27 ms unsorted, 16 ms sorted).
  */
 async function torrentsBy(
   db: Db,
   column: "filename" | "normalized",
   unsorted: readonly string[],
-): Promise<[string, TorrentRef][]> {
-  if (unsorted.length === 0) return [];
+): Promise<Map<string, Bucket<TorrentRef>>> {
+  const found = new Map<string, Bucket<TorrentRef>>();
+  if (unsorted.length === 0) return found;
   const values = [...unsorted].sort();
   const rs = await db.execute({
     // by filename, the key is the filename: only the id comes back
@@ -89,10 +90,11 @@ async function torrentsBy(
     args: [JSON.stringify(values)],
   });
   const rows = JSON.parse(String(rs.rows[0]?.rows ?? "[]")) as [number, string, string?][];
-  return rows.map(([i, id, filename]) => {
+  for (const [i, id, filename] of rows) {
     const key = values[i] ?? "";
-    return [key, { id, filename: filename ?? key }];
-  });
+    addToBucket(found, key, { id, filename: filename ?? key });
+  }
+  return found;
 }
 
 /**
