@@ -7,6 +7,7 @@ import repairPipeline from "./0004_repair_pipeline.sql";
 import qbit from "./0005_qbit.sql";
 import torrentKeys from "./0006_torrent_keys.sql";
 import torrentKeysQueue from "./0007_torrent_keys_queue.sql";
+import torrentKeysFuzzyIndex from "./0008_torrent_keys_fuzzy_index.sql";
 
 /** The ordered migrations: version, file name and SQL. */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
@@ -17,4 +18,5 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   { version: 5, name: "0005_qbit.sql", sql: qbit },
   { version: 6, name: "0006_torrent_keys.sql", sql: torrentKeys },
   { version: 7, name: "0007_torrent_keys_queue.sql", sql: torrentKeysQueue },
+  { version: 8, name: "0008_torrent_keys_fuzzy_index.sql", sql: torrentKeysFuzzyIndex },
 ];

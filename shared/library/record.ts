@@ -97,6 +97,22 @@ async function torrentsBy(
   return found;
 }
 
+const gate = (field: "resolution" | "source" | "codec") =>
+  `(q.${field} IS NULL OR k.detail ->> ${DETAIL_FIELDS[field]} IS NULL OR k.detail ->> ${DETAIL_FIELDS[field]} = q.${field})`;
+
+/**
+ * fuzzyCandidates' lookup, over [release, resolution, source, codec, revision] rows (?1). The gates are read
+ * from the index of migration 0008, whose expressions are these.
+ */
+export const FUZZY_CANDIDATES_SQL = `WITH q AS MATERIALIZED (
+    SELECT value ->> 0 AS release, value ->> 1 AS resolution, value ->> 2 AS source, value ->> 3 AS codec,
+      value ->> 4 AS revision
+    FROM json_each(?1))
+  SELECT json_group_array(json_array(id, filename, release, json(detail))) AS rows FROM torrent_keys
+  WHERE rowid IN (
+    SELECT k.rowid FROM q JOIN torrent_keys k ON k.release = q.release
+    WHERE k.detail ->> ${DETAIL_FIELDS.revision} = q.revision AND ${gate("resolution")} AND ${gate("source")} AND ${gate("codec")})`;
+
 /**
  * The keyed torrents of these releases' fuzzy buckets that pass the scalar gates of the fuzzy level
  * (resolution, source and codec agree where both state one, same PROPER/REPACK marks) for at least one of
@@ -111,20 +127,7 @@ async function fuzzyCandidates(db: Db, releases: Iterable<Release>): Promise<Key
     queries.set(JSON.stringify(q), q);
   }
   if (queries.size === 0) return [];
-  const d = DETAIL_FIELDS;
-  const agree = (field: "resolution" | "source" | "codec") =>
-    `(q.${field} IS NULL OR k.detail ->> ${d[field]} IS NULL OR k.detail ->> ${d[field]} = q.${field})`;
-  const rs = await db.execute({
-    sql: `WITH q AS MATERIALIZED (
-            SELECT value ->> 0 AS release, value ->> 1 AS resolution, value ->> 2 AS source, value ->> 3 AS codec,
-              value ->> 4 AS revision
-            FROM json_each(?1))
-          SELECT json_group_array(json_array(id, filename, release, json(detail))) AS rows FROM torrent_keys
-          WHERE rowid IN (
-            SELECT k.rowid FROM q JOIN torrent_keys k ON k.release = q.release
-            WHERE k.detail ->> ${d.revision} = q.revision AND ${agree("resolution")} AND ${agree("source")} AND ${agree("codec")})`,
-    args: [JSON.stringify([...queries.values()])],
-  });
+  const rs = await db.execute({ sql: FUZZY_CANDIDATES_SQL, args: [JSON.stringify([...queries.values()])] });
   const rows = JSON.parse(String(rs.rows[0]?.rows ?? "[]")) as [string, string, string, ReleaseDetail][];
   return rows.map(([id, filename, release, detail]) => ({ torrent: { id, filename }, release, detail }));
 }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../schema/index.ts";
 import { type Db, migrate, openDb } from "../../shared/db.ts";
 import { buildMatchIndex, KEY_VERSION, matchTorrent, nameKeys, type TorrentRef } from "../../shared/library/match.ts";
-import { type BrokenLink, keyTorrents, matchLinks } from "../../shared/library/record.ts";
+import { type BrokenLink, FUZZY_CANDIDATES_SQL, keyTorrents, matchLinks } from "../../shared/library/record.ts";
 import { backupDatabase } from "../../shared/maintenance/backup.ts";
 import { makeDb } from "../helpers/factories.ts";
 import { brokenLinksTo, storeNamedTorrents } from "../helpers/library.ts";
@@ -87,6 +87,17 @@ describe("matchLinks over torrent_keys", () => {
     // a fair test: every level and both outcomes occur
     const kinds = new Set(expected.map((e) => e[1]));
     for (const k of ["exact", "normalized", "fuzzy", null]) expect(kinds).toContain(k);
+  });
+
+  it("looks fuzzy candidates up by bucket and PROPER/REPACK marks in the index of migration 0008", async () => {
+    const plan = await db.execute({
+      sql: `EXPLAIN QUERY PLAN ${FUZZY_CANDIDATES_SQL}`,
+      args: [JSON.stringify([["nightcity|s1e1", "1080p", "web", null, ""]])],
+    });
+    // the revision expression of the query is the index's: were they to differ, only release=? would be used
+    expect(plan.rows.map((r) => String(r.detail))).toContainEqual(
+      expect.stringMatching(/torrent_keys_fuzzy \(release=\? AND <expr>=\?\)/),
+    );
   });
 
   it("keys each torrent once, again when its filename or the key rules change, and never a gone one", async () => {
@@ -212,7 +223,7 @@ describe("matchLinks over torrent_keys", () => {
           sql: "INSERT INTO torrent_keys (id, filename, normalized, release, detail, version) VALUES (?, ?, ?, ?, ?, ?)",
           args: [id ?? "", filename ?? "", ...Object.values(nameKeys(filename ?? "")), KEY_VERSION],
         });
-      expect(await migrate(old)).toEqual([7]);
+      expect(await migrate(old)).toEqual([7, 8]);
       const ids = async (sql: string) => (await old.execute(sql)).rows.map((r) => String(r.id));
       expect(await ids("SELECT id FROM torrent_keys ORDER BY id")).toEqual(["FRESH"]);
       expect(await ids("SELECT id FROM torrent_keys_queue ORDER BY id")).toEqual([]);
