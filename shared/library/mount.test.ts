@@ -60,6 +60,26 @@ describe("MountView", () => {
     expect(view.readdirCalls).toBe(calls);
   });
 
+  it("tells names apart wherever they differ, short names and long folders alike", () => {
+    const root = tempDir();
+    const small = ["a", "ab", "abcd", "E01.mkv", "E02.mkv", "X01.mkv", "E01.mp4", "e01.mkv"];
+    // more names than are kept as a plain list: then a Set answers
+    const large = Array.from({ length: 30 }, (_, i) => `Show.S01E${String(i).padStart(2, "0")}.mkv`);
+    for (const [torrent, files] of [
+      ["Small", small],
+      ["Large", large],
+    ] as const) {
+      mkdirSync(join(root, "__all__", torrent), { recursive: true });
+      for (const f of files) writeFileSync(join(root, "__all__", torrent, f), "");
+    }
+    const view = new MountView(root, fs);
+    for (const f of small) expect(view.lookup("__all__", "Small", f)).toBe("present");
+    for (const f of ["b", "abc", "abce", "E03.mkv", "Y01.mkv", "E01.mkw", "E01.mkvx", "e02.mkv"])
+      expect([f, view.lookup("__all__", "Small", f)]).toEqual([f, "no_file"]);
+    for (const f of large) expect(view.lookup("__all__", "Large", f)).toBe("present");
+    expect(view.lookup("__all__", "Large", "Show.S01E30.mkv")).toBe("no_file");
+  });
+
   it("says unknown, never missing, when a listing fails for another reason", () => {
     const throwing = {
       ...fs,
