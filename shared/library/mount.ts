@@ -72,6 +72,9 @@ export class MountView {
   #lastDirectory = "";
   #lastTorrent = "";
   #lastListing: Listing | null = null;
+  /** The top directory looked up last, and its listing (pinned: the same for the whole run). */
+  #topDirectory = "";
+  #top: Listing | null = null;
   /** `<mount>/<directory>/<torrent>/` of the last listing, "" before the first. */
   #lastPrefix = "";
   readonly #root: string;
@@ -129,10 +132,16 @@ export class MountView {
 
   /** The listing of `<mount>/<directory>` (the mount itself for ""), with the directory's own presence checked. */
   #topListing(directory: string): Listing {
+    // nearly every link is under one directory (__all__): its listing is kept at hand, with no path to build
+    if (directory === this.#topDirectory && this.#top !== null) return this.#top;
     const root = this.#list(this.#root, true);
-    if (directory === "" || root === "unknown") return root;
-    if (!hasName(root, directory)) return [];
-    return this.#list(`${this.#root}/${directory}`, true);
+    let top: Listing;
+    if (directory === "" || root === "unknown") top = root;
+    else if (!hasName(root, directory)) top = [];
+    else top = this.#list(`${this.#root}/${directory}`, true);
+    this.#topDirectory = directory;
+    this.#top = top;
+    return top;
   }
 
   /** A file in a subfolder of the torrent (season packs): each folder on the way listed once. */
