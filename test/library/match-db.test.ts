@@ -60,8 +60,8 @@ function library(rand: () => number) {
     (s) => s.replace("1080p", "720p"),
     // renames that drop what the fuzzy gates compare, or add a PROPER/REPACK mark
     (s) => `[RARBG] ${s.replace(/\.(?:720p|1080p|2160p)/, "")}`,
-    (s) => `[RARBG] ${s.replace(/\.(?:x264|x265|H\.264)/, "")}`,
-    (s) => `[RARBG] ${s.replace(/\.(?:WEB-DL|WEB|BluRay|HDTV)/, "")}`,
+    (s) => s.replace(/\.(?:x264|x265|H\.264)/, ""),
+    (s) => s.replace(/\.(?:WEB-DL|WEB|BluRay|HDTV)/, ""),
     (s) => `[RARBG] ${s.replace(/(\.S\d\dE\d\d|\.\d{4})\./, "$1.REPACK.")}`,
   ];
   const links = Array.from({ length: 600 }, () => pick(variants)(pick(torrents).filename));
