@@ -62,7 +62,7 @@ export function inspectLink(
 ): LinkVerdict {
   // Most links point into the torrent folder the link before pointed into: no parsing at all.
   const quick = mount?.view.quick(link.target);
-  if (quick) return fromListings(quick.answer, link.target, quick.torrentName);
+  if (quick !== undefined && mount) return fromListings(quick, link.target, mount.view.lastTorrent);
   // Most other targets are plain absolute paths: nothing to resolve.
   const plain = PLAIN_ABSOLUTE.test(link.target);
   const target = plain ? link.target : resolve(dirname(link.path), link.target);

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../test/helpers/processes.ts";
-import { MountView } from "./mount.ts";
+import { MAX_CACHED_FOLDERS, MountView } from "./mount.ts";
 
 function mount() {
   const root = tempDir();
@@ -45,8 +45,9 @@ describe("MountView", () => {
     expect(view.lookup("__all__", "Show.S01E02", "b.mkv")).toBe("present");
     const calls = view.readdirCalls;
     const folder = `${root}/__all__/Show.S01E02`;
-    expect(view.quick(`${folder}/b.mkv`)).toEqual({ answer: "present", torrentName: "Show.S01E02" });
-    expect(view.quick(`${folder}/gone.mkv`)).toEqual({ answer: "no_file", torrentName: "Show.S01E02" });
+    expect(view.quick(`${folder}/b.mkv`)).toBe("present");
+    expect(view.quick(`${folder}/gone.mkv`)).toBe("no_file");
+    expect(view.lastTorrent).toBe("Show.S01E02");
     // deeper, dot segments, the folder itself, a longer folder name, another folder: the full path instead
     for (const t of [
       `${folder}/Extras/c.mkv`,
@@ -78,6 +79,34 @@ describe("MountView", () => {
       expect([f, view.lookup("__all__", "Small", f)]).toEqual([f, "no_file"]);
     for (const f of large) expect(view.lookup("__all__", "Large", f)).toBe("present");
     expect(view.lookup("__all__", "Large", "Show.S01E30.mkv")).toBe("no_file");
+  });
+
+  it("keeps the last MAX_CACHED_FOLDERS / 2 torrent folders used, and never more than MAX_CACHED_FOLDERS", () => {
+    const half = MAX_CACHED_FOLDERS / 2;
+    const names = Array.from({ length: MAX_CACHED_FOLDERS * 3 }, (_, i) => `T${i}`);
+    const fake = {
+      ...fs,
+      readdirSync: (path: string) => (path === "/m" ? ["__all__"] : path === "/m/__all__" ? names : ["a.mkv"]),
+    } as unknown as typeof fs;
+    const view = new MountView("/m", fake);
+    const listings = (from: number, to: number, order = 1) => {
+      const before = view.readdirCalls;
+      for (let k = 0; k < to - from; k++) {
+        const i = order > 0 ? from + k : to - 1 - k;
+        expect(view.lookup("__all__", `T${i}`, "a.mkv")).toBe("present");
+      }
+      return view.readdirCalls - before;
+    };
+    expect(listings(0, half)).toBe(half + 2); // and the mount and __all__
+    expect(listings(half, half + 1)).toBe(1); // T0… now the older generation
+    expect(listings(0, 1)).toBe(0); // T0 used again: cached, and kept with the newer ones
+    expect(listings(half + 1, MAX_CACHED_FOLDERS + 1)).toBe(half);
+    // the last half used, in any order: cached
+    expect(listings(half + 1, MAX_CACHED_FOLDERS + 1, -1)).toBe(0);
+    expect(listings(0, 1)).toBe(0); // T0 still
+    expect(listings(1, 2)).toBe(1); // T1 was not used again: gone
+    expect(listings(MAX_CACHED_FOLDERS + 1, MAX_CACHED_FOLDERS * 3)).toBe(MAX_CACHED_FOLDERS * 2 - 1);
+    expect(view.cachedFolders).toBeLessThanOrEqual(MAX_CACHED_FOLDERS);
   });
 
   it("says unknown, never missing, when a listing fails for another reason", () => {
