@@ -77,16 +77,13 @@ export class MountView {
    */
   #listings = new Map<string, Listing>();
   #older = new Map<string, Listing>();
-  /** The mount and its top directories, read for every link: kept for the run. */
-  readonly #pinned = new Map<string, Listing>();
+  /** The mount's own listing and its top directories' (by name, "" for the mount): read once, kept for the run. */
+  readonly #tops = new Map<string, Listing>();
   // Neighbouring links (one season folder) point into the same torrent folder: the last one is
   // remembered, so most links cost no map lookup and no path building at all.
   #lastDirectory = "";
   #lastTorrent = "";
   #lastListing: Listing | null = null;
-  /** The top directory looked up last, and its listing (pinned: the same for the whole run). */
-  #topDirectory = "";
-  #top: Listing | null = null;
   /** `<mount>/<directory>/<torrent>/` of the last listing, "" before the first. */
   #lastPrefix = "";
   readonly #root: string;
@@ -114,7 +111,7 @@ export class MountView {
       // a link to the torrent folder itself needs no listing of it
       if (file === "") return "present";
       const folder = `${this.#root}/${directory === "" ? "" : `${directory}/`}${torrentName}`;
-      torrent = this.#list(folder, false);
+      torrent = this.#list(folder);
       this.#lastDirectory = directory;
       this.#lastTorrent = torrentName;
       this.#lastListing = torrent;
@@ -154,15 +151,14 @@ export class MountView {
 
   /** The listing of `<mount>/<directory>` (the mount itself for ""), with the directory's own presence checked. */
   #topListing(directory: string): Listing {
-    // nearly every link is under one directory (__all__): its listing is kept at hand, with no path to build
-    if (directory === this.#topDirectory && this.#top !== null) return this.#top;
-    const root = this.#list(this.#root, true);
-    let top: Listing;
-    if (directory === "" || root === "unknown") top = root;
-    else if (!hasName(root, directory)) top = [];
-    else top = this.#list(`${this.#root}/${directory}`, true);
-    this.#topDirectory = directory;
-    this.#top = top;
+    let top = this.#tops.get(directory);
+    if (top !== undefined) return top;
+    if (directory === "") top = this.#read(this.#root);
+    else {
+      const root = this.#topListing("");
+      top = root === "unknown" ? root : hasName(root, directory) ? this.#read(`${this.#root}/${directory}`) : [];
+    }
+    this.#tops.set(directory, top);
     return top;
   }
 
@@ -177,41 +173,33 @@ export class MountView {
       if (!hasName(names, part)) return "no_file";
       if (i === parts.length - 1) return "present";
       at = `${at}/${part}`;
-      names = this.#list(at, false);
+      names = this.#list(at);
     }
     return "present";
   }
 
-  #list(folder: string, pin: boolean): Listing {
-    const cache = pin ? this.#pinned : this.#listings;
-    let listing = cache.get(folder);
+  /** A torrent folder's (or deeper) listing, from the two generations or read and put in the newer. */
+  #list(folder: string): Listing {
+    let listing = this.#listings.get(folder);
     if (listing !== undefined) return listing;
-    if (!pin) {
-      listing = this.#older.get(folder);
-      if (listing !== undefined) {
-        this.#keep(folder, listing);
-        return listing;
-      }
-    }
-    this.readdirCalls++;
-    try {
-      const names = this.fs.readdirSync(folder);
-      listing = names.length > SCAN_UP_TO ? new Set(names) : names;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      listing = code === "ENOENT" || code === "ENOTDIR" ? [] : "unknown";
-    }
-    if (pin) this.#pinned.set(folder, listing);
-    else this.#keep(folder, listing);
-    return listing;
-  }
-
-  /** Puts a torrent folder's listing in the newer generation, turning the generations over when it is full. */
-  #keep(folder: string, listing: Listing): void {
+    listing = this.#older.get(folder) ?? this.#read(folder);
     if (this.#listings.size >= MAX_CACHED_FOLDERS / 2) {
       this.#older = this.#listings;
       this.#listings = new Map();
     }
     this.#listings.set(folder, listing);
+    return listing;
+  }
+
+  /** One listing of the mount: [] when the folder is not there, "unknown" when it could not be read. */
+  #read(folder: string): Listing {
+    this.readdirCalls++;
+    try {
+      const names = this.fs.readdirSync(folder);
+      return names.length > SCAN_UP_TO ? new Set(names) : names;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return code === "ENOENT" || code === "ENOTDIR" ? [] : "unknown";
+    }
   }
 }
