@@ -121,13 +121,11 @@ export const FUZZY_CANDIDATES_SQL = `WITH q AS MATERIALIZED (
  * names: 7,862 bucket rows, 1,818 past these gates).
  */
 async function fuzzyCandidates(db: Db, releases: Iterable<Release>): Promise<KeyedTorrent[]> {
-  const queries = new Map<string, (string | null)[]>();
-  for (const r of releases) {
-    const q = [r.key, r.resolution, r.source, r.codec, r.revision];
-    queries.set(JSON.stringify(q), q);
-  }
+  // each distinct query once (names of one release often share it), serialized once
+  const queries = new Set<string>();
+  for (const r of releases) queries.add(JSON.stringify([r.key, r.resolution, r.source, r.codec, r.revision]));
   if (queries.size === 0) return [];
-  const rs = await db.execute({ sql: FUZZY_CANDIDATES_SQL, args: [JSON.stringify([...queries.values()])] });
+  const rs = await db.execute({ sql: FUZZY_CANDIDATES_SQL, args: [`[${[...queries].join(",")}]`] });
   const rows = JSON.parse(String(rs.rows[0]?.rows ?? "[]")) as [string, string, string, ReleaseDetail][];
   return rows.map(([id, filename, release, detail]) => ({ torrent: { id, filename }, release, detail }));
 }
