@@ -77,7 +77,6 @@ export default defineJob({
           // The deadline is on the job's clock, so the walk must read the same clock.
           now: ctx.now,
           signal: ctx.signal,
-          fs,
         },
         (link) => {
           const v = inspectLink(link, inspectMount, stats, fs);

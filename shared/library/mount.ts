@@ -64,8 +64,8 @@ function hasName(names: Names, name: string): boolean {
  * The mount as one sweep run sees it. On a Zurg/rclone mount every call is a network round trip,
  * so each folder is listed at most once per run and every answer comes from those listings:
  * a sweep of N links costs one listing per torrent folder they use, not one stat per link.
- * Listings are synchronous, like the library walk (rclone answers them from its directory cache);
- * the walk yields to the event loop between entries.
+ * Listings are synchronous (rclone answers them from its directory cache), made on the main thread while
+ * the library's own folders are read in the walk thread; the sweep yields to the event loop between batches.
  */
 export class MountView {
   readdirCalls = 0;

@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import fs, { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import symlinkSweep from "../../functions/symlink-sweep.ts";
@@ -148,6 +149,57 @@ describe("symlink-sweep", () => {
     expect(await brokenPaths()).toEqual(whole);
     expect(whole).toEqual(expected);
     expect(await readSweepState(db)).toMatchObject({ status: "completed", links: 40, broken: 6 });
+  });
+
+  it("stops a run at its time budget (SWEEP_RUN_SECONDS) and resumes where it stopped", async () => {
+    // 2,500 links into 250 torrent folders, 5 of them gone: the walk hands links over 1,000 at a time
+    const expected = new Set<string>();
+    for (let t = 0; t < 250; t++) {
+      const name = `Pack.${String(t).padStart(3, "0")}.1080p`;
+      if (t % 50 !== 0)
+        torrent(
+          name,
+          Array.from({ length: 10 }, (_, e) => `${name}.E${e}.mkv`),
+        );
+      for (let e = 0; e < 10; e++) {
+        const path = link(`tv/${name}/E${e}.mkv`, join(mount, "__all__", name, `${name}.E${e}.mkv`));
+        if (t % 50 === 0) expected.add(path);
+      }
+    }
+    let clock = 1_000_000;
+    const runner = makeRunner({
+      db,
+      config: makeConfig({ LIBRARY_ROOTS: lib, RD_MOUNT_PATH: mount, SWEEP_RUN_SECONDS: "60" }),
+      jobs: [symlinkSweep],
+      now: () => clock,
+    });
+    // Each run's time is up as soon as it has started judging links (the first torrent folder it lists).
+    const original = fs.readdirSync;
+    let listedThisRun = false;
+    fs.readdirSync = ((...args: Parameters<typeof original>) => {
+      if (!listedThisRun && String(args[0]).includes("/__all__/")) {
+        listedThisRun = true;
+        clock += 61_000;
+      }
+      return original(...args);
+    }) as typeof original;
+    syncBuiltinESMExports();
+    const links: unknown[] = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        listedThisRun = false;
+        const r = await runner.run("symlink-sweep", { trigger: "test" });
+        expect(r.status, r.error ?? "").toBe("succeeded");
+        links.push((r.summary as { links: number }).links);
+        if ((r.summary as { completed?: boolean }).completed) break;
+      }
+    } finally {
+      fs.readdirSync = original;
+      syncBuiltinESMExports();
+    }
+    expect(links).toEqual([1_000, 1_000, 500]);
+    expect(await brokenPaths()).toEqual(expected);
+    expect(await readSweepState(db)).toMatchObject({ status: "completed", links: 2_500, broken: 50 });
   });
 
   it.each([

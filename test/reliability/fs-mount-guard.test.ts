@@ -132,12 +132,16 @@ describe("the mount goes away between two slices of a sweep", () => {
 });
 
 describe("the mount goes away inside a slice", () => {
-  /** Runs `during` when the library walk opens `folder` (the walk reads folders with readdirSync). */
-  function whenWalkOpens(folder: string, during: () => void): () => void {
+  /**
+   * Runs `during` when the sweep first lists the mount's torrent folder `name` (the mount's listings are
+   * read with readdirSync; the library itself is walked in a worker thread, out of this hook's reach).
+   * The links of library folder "Gen NNN" point into torrent folder "Gen.NNN.720p".
+   */
+  function whenSweepLists(name: string, during: () => void): () => void {
     const original = fs.readdirSync;
     let fired = false;
     fs.readdirSync = ((...args: Parameters<typeof original>) => {
-      if (!fired && String(args[0]) === folder) {
+      if (!fired && String(args[0]).endsWith(`/__all__/${name}`)) {
         fired = true;
         during();
       }
@@ -147,7 +151,7 @@ describe("the mount goes away inside a slice", () => {
     return () => {
       fs.readdirSync = original;
       syncBuiltinESMExports();
-      expect(fired, `the walk never opened ${folder}`).toBe(true);
+      expect(fired, `the sweep never listed ${name}`).toBe(true);
     };
   }
 
@@ -155,8 +159,8 @@ describe("the mount goes away inside a slice", () => {
     VARIANTS.flatMap(
       ([what, empty, reason]) =>
         [
-          [what, "first", empty, reason, "Gen 050"],
-          [what, "second", empty, reason, "Gen 120"],
+          [what, "first", empty, reason, "Gen.050.720p"],
+          [what, "second", empty, reason, "Gen.120.720p"],
         ] as const,
     ),
   )("mount %s during the %s slice: the guard after the walk discards it", async (_, slice, empty, reason, folder) => {
@@ -166,7 +170,7 @@ describe("the mount goes away inside a slice", () => {
     const repairsBefore = await h.rows("SELECT * FROM repairs ORDER BY id");
     const before = world();
 
-    const restore = whenWalkOpens(join(h.lib, "tv", folder), () => unmount(empty));
+    const restore = whenSweepLists(folder, () => unmount(empty));
     let s: Record<string, unknown>;
     try {
       s = await h.run("symlink-sweep");
@@ -201,8 +205,8 @@ describe("the mount goes away inside a slice", () => {
   });
 
   it("a mount that drops out and comes back within a slice never costs a link whose target resolves", async () => {
-    const restoreOut = whenWalkOpens(join(h.lib, "tv", "Gen 050"), () => unmount(true));
-    const restoreBack = whenWalkOpens(join(h.lib, "tv", "Gen 060"), remount);
+    const restoreOut = whenSweepLists("Gen.050.720p", () => unmount(true));
+    const restoreBack = whenSweepLists("Gen.060.720p", remount);
     try {
       await h.run("symlink-sweep");
     } finally {
