@@ -36,8 +36,8 @@ export interface SliceOptions {
 }
 
 /**
- * A stretch of the walk, in walk order, as the walk thread sends it. It ends on an entry boundary, so
- * `cursor` resumes the walk right after it.
+ * A stretch of the walk, in walk order, as the walk thread sends it, with checkpoints: places between two
+ * entries where a slice may end, at most 32 entries apart. The last checkpoint is the batch's end.
  */
 export interface WalkBatch {
   /** The folders of the batch's links (each with a trailing "/"), and how many links each has. */
@@ -47,10 +47,13 @@ export interface WalkBatch {
   names: string[];
   targets: string[];
   skipped: { path: string; reason: string }[];
-  /** Entries and links completed in the slice so far, and the last entry completed. */
-  entries: number;
-  links: number;
-  cursor: string | null;
+  /**
+   * Four numbers per checkpoint: the batch's links and skipped entries before it, and the entries and
+   * links the slice has completed there.
+   */
+  marks: number[];
+  /** Per checkpoint: the last entry completed there (relative to the root), which resumes the walk. */
+  cursors: (string | null)[];
   /** On the last batch: whether the walk reached the end of the tree (false: it used up maxEntries). */
   done?: boolean;
 }
@@ -94,30 +97,35 @@ export function walkTree(p: WalkParams, fs: WalkFs, now: () => number, send: (b:
     depth: number;
   }
   const MAX_DEPTH = 64;
-  // Entries between looks at the clock (reading it for each of 200k entries cost ~40 ms).
+  // Entries between checkpoints and looks at the clock (reading it for each of 200k entries cost ~40 ms).
   const CLOCK_EVERY = 32;
-  let batch: WalkBatch = {
+  const empty = (): WalkBatch => ({
     dirs: [],
     counts: [],
     names: [],
     targets: [],
     skipped: [],
-    entries: 0,
-    links: 0,
-    cursor: null,
-  };
+    marks: [],
+    cursors: [],
+  });
+  let batch = empty();
   let entries = 0;
   let links = 0;
-  // the cursor as a relative path, built when a batch is sent (not for each of 200k entries)
+  // the cursor as a relative path, built at each checkpoint (not for each of 200k entries)
   let lastRel: string | null = null;
   let lastName = "";
-  let sinceClock = 0;
+  let sinceMark = 0;
   let lastSent = now();
-  const cursor = () => (lastRel === null ? p.after : lastRel === "" ? lastName : `${lastRel}/${lastName}`);
+  const mark = () => {
+    batch.marks.push(batch.names.length, batch.skipped.length, entries, links);
+    batch.cursors.push(lastRel === null ? p.after : lastRel === "" ? lastName : `${lastRel}/${lastName}`);
+    sinceMark = 0;
+  };
   const flush = (done?: boolean) => {
-    Object.assign(batch, { entries, links, cursor: cursor() }, done === undefined ? {} : { done });
+    mark();
+    if (done !== undefined) batch.done = done;
     send(batch);
-    batch = { dirs: [], counts: [], names: [], targets: [], skipped: [], entries: 0, links: 0, cursor: null };
+    batch = empty();
     lastSent = now();
   };
 
@@ -173,14 +181,11 @@ export function walkTree(p: WalkParams, fs: WalkFs, now: () => number, send: (b:
         }
         f.after = null;
       }
+      const childAbs = f.prefix + name;
       // Node decodes names as UTF-8; an invalid sequence becomes U+FFFD and the name can no longer be
       // used to reach the file, so it is reported, never guessed at.
-      if (name.includes("\uFFFD")) {
-        batch.skipped.push({ path: f.prefix + name, reason: "name is not valid UTF-8" });
-        continue;
-      }
-      const childAbs = f.prefix + name;
-      if (d.isDirectory()) {
+      if (name.includes("\uFFFD")) batch.skipped.push({ path: childAbs, reason: "name is not valid UTF-8" });
+      else if (d.isDirectory()) {
         const child = open(childAbs, f.rel === "" ? name : `${f.rel}/${name}`, name, resume, f.depth + 1);
         if (child) {
           stack.push(child);
@@ -216,10 +221,11 @@ export function walkTree(p: WalkParams, fs: WalkFs, now: () => number, send: (b:
       lastRel = f.rel;
       lastName = name;
     }
-    if (batch.names.length >= p.batchLinks) flush();
-    else if (++sinceClock >= CLOCK_EVERY) {
-      sinceClock = 0;
+    // a checkpoint every CLOCK_EVERY entries, where the clock is read too
+    if (batch.names.length + batch.skipped.length >= p.batchLinks) flush();
+    else if (++sinceMark >= CLOCK_EVERY) {
       if (now() - lastSent >= p.batchMs) flush();
+      else mark();
     }
   }
   flush(true);
@@ -255,9 +261,9 @@ const YIELD_EVERY_MS = 15;
  * folders are being read, and on a local disk Node's cost per call (~2 µs over 200k readlinks) is paid
  * on the other core. (A 200k-link sweep: ~1.25 s against ~1.6 s on one thread, measured.)
  *
- * The deadline and the signal are looked at between batches: a slice ends at most one batch (1,000 links
- * or 50 ms of walking) after them, on the cursor of the last batch visited. The event loop gets a turn
- * every 15 ms, so the server stays responsive.
+ * The deadline and the signal are looked at on the batches' checkpoints, at most 32 entries apart, as the
+ * walk on one thread did: a slice ends on the checkpoint after them, with its cursor. The event loop gets
+ * a turn every 15 ms (checked at the checkpoints), so the server stays responsive.
  */
 export async function walkSlice(
   opts: SliceOptions,
@@ -315,34 +321,44 @@ export async function walkSlice(
       }
       const b = queue.shift();
       if (!b) return result; // aborted
-      let at = 0;
-      for (let d = 0; d < b.dirs.length; d++) {
-        const dir = b.dirs[d] as string;
-        const end = at + (b.counts[d] as number);
-        for (; at < end; at++) {
+      let at = 0; // the next link
+      let d = -1; // its folder, which holds the links before dirEnd
+      let dirEnd = 0;
+      let skippedTaken = 0;
+      const checkpoints = b.cursors.length;
+      for (let c = 0; c < checkpoints; c++) {
+        const m = c * 4;
+        for (const end = b.marks[m] as number; at < end; at++) {
+          while (at >= dirEnd) dirEnd += b.counts[++d] as number;
+          const dir = b.dirs[d] as string;
           const pending = visit({ path: dir + (b.names[at] as string), dir, target: b.targets[at] as string });
           if (pending) await pending;
         }
-      }
-      result.entries = b.entries;
-      result.links = b.links;
-      result.cursor = b.cursor;
-      for (const s of b.skipped) result.skipped.push(s);
-      Atomics.add(read, 0, 1);
-      Atomics.notify(read, 0);
-      if (b.done !== undefined) {
-        result.done = b.done;
-        return result;
-      }
-      if (stopped()) return result;
-      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-        await new Promise((r) => setImmediate(r));
-        lastYield = Date.now();
+        for (const end = b.marks[m + 1] as number; skippedTaken < end; skippedTaken++)
+          result.skipped.push(b.skipped[skippedTaken] as { path: string; reason: string });
+        result.entries = b.marks[m + 2] as number;
+        result.links = b.marks[m + 3] as number;
+        result.cursor = b.cursors[c] as string | null;
+        if (c === checkpoints - 1) {
+          Atomics.add(read, 0, 1);
+          Atomics.notify(read, 0);
+          if (b.done !== undefined) {
+            result.done = b.done;
+            return result;
+          }
+        }
+        if (stopped()) return result;
+        if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+          await new Promise((r) => setImmediate(r));
+          lastYield = Date.now();
+        }
       }
     }
   } finally {
     opts.signal?.removeEventListener("abort", notify);
     thread.removeAllListeners("exit");
-    await thread.terminate();
+    // not awaited: a thread stuck in a call to a hung network filesystem must not hold the sweep up
+    thread.unref();
+    void thread.terminate();
   }
 }
