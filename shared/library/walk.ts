@@ -31,8 +31,11 @@ export interface SliceOptions {
   deadline: number;
   signal?: AbortSignal | undefined;
   now?: () => number;
-  /** For tests: batch size and how far the walk thread may run ahead (defaults below). */
-  tuning?: { batchLinks?: number; batchMs?: number; ahead?: number };
+  /**
+   * For tests: batch size, how far the walk thread may run ahead (defaults below), and the module it reads
+   * folders and links with (node:fs).
+   */
+  tuning?: { batchLinks?: number; batchMs?: number; ahead?: number; fsModule?: string };
 }
 
 /**
@@ -172,13 +175,9 @@ export function walkTree(p: WalkParams, fs: WalkFs, now: () => number, send: (b:
       if (f.after) {
         const first = f.after[0] as string;
         if (name < first) continue;
-        if (name === first) {
-          if (f.after.length === 1) {
-            f.after = null;
-            continue; // completed in an earlier slice
-          }
-          resume = f.after.slice(1);
-        }
+        // completed in an earlier slice, with any twin (names that are not UTF-8 can decode alike)
+        if (name === first && f.after.length === 1) continue;
+        if (name === first) resume = f.after.slice(1);
         f.after = null;
       }
       const childAbs = f.prefix + name;
@@ -220,6 +219,8 @@ export function walkTree(p: WalkParams, fs: WalkFs, now: () => number, send: (b:
       }
       lastRel = f.rel;
       lastName = name;
+      // never a checkpoint between twins: a cursor could not tell them apart
+      if ((f.dirents[f.next] as Dirent | undefined)?.name === name) continue;
     }
     // a checkpoint every CLOCK_EVERY entries, where the clock is read too
     if (batch.names.length + batch.skipped.length >= p.batchLinks) flush();
@@ -234,7 +235,7 @@ export function walkTree(p: WalkParams, fs: WalkFs, now: () => number, send: (b:
 /** The walk thread: walkTree over node:fs, sending batches, never more than `ahead` unread. */
 const THREAD_SOURCE = `"use strict";
 const { parentPort, workerData } = require("node:worker_threads");
-const fs = require("node:fs");
+const fs = require(workerData.fsModule);
 const read = new Int32Array(workerData.read);
 let sent = 0;
 (${walkTree})(workerData.params, fs, Date.now, (batch) => {
@@ -251,6 +252,17 @@ const BATCH_MS = 50;
 /** Batches the walk thread may be ahead of the sweep: its memory stays bounded whatever the library. */
 const AHEAD = 8;
 const YIELD_EVERY_MS = 15;
+/** How long a slice waits for its walk thread to end before leaving it behind as stuck. */
+const TERMINATE_WAIT_MS = 1_000;
+/** Largest delay setTimeout takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A walk thread that did not end when told to: stuck in a call to a hung filesystem (an NFS or SMB share
+ * that stopped answering), which no one can interrupt. No new walk starts until it has ended, so stuck
+ * threads never pile up, one per run.
+ */
+let stuck: { root: string; ended: boolean } | null = null;
 
 /**
  * Walks one bounded slice of a library tree (walkTree's order, cursor and skips) and hands each symlink
@@ -273,6 +285,11 @@ export async function walkSlice(
   const result: SliceResult = { done: false, cursor: opts.after, entries: 0, links: 0, skipped: [], mostQueued: 0 };
   const stopped = () => now() >= opts.deadline || opts.signal?.aborted === true;
   if (stopped()) return result;
+  if (stuck && !stuck.ended) {
+    throw new Error(
+      `the library walk of an earlier run is still stuck in a filesystem call under ${stuck.root} (a hung network share?): not starting another`,
+    );
+  }
 
   const { Worker } = await import("node:worker_threads");
   const read = new Int32Array(new SharedArrayBuffer(4));
@@ -285,7 +302,12 @@ export async function walkSlice(
   };
   const thread = new Worker(THREAD_SOURCE, {
     eval: true,
-    workerData: { params, read: read.buffer, ahead: opts.tuning?.ahead ?? AHEAD },
+    workerData: {
+      params,
+      read: read.buffer,
+      ahead: opts.tuning?.ahead ?? AHEAD,
+      fsModule: opts.tuning?.fsModule ?? "node:fs",
+    },
   });
   const queue: WalkBatch[] = [];
   let failure: Error | null = null;
@@ -308,6 +330,10 @@ export async function walkSlice(
     notify();
   });
   opts.signal?.addEventListener("abort", notify, { once: true });
+  // wakes the wait for a batch at the deadline (a folder can take long to read on a slow share)
+  const untilDeadline = opts.deadline - now();
+  const timer = untilDeadline < MAX_TIMER_MS ? setTimeout(notify, untilDeadline) : undefined;
+  timer?.unref();
 
   let lastYield = Date.now();
   try {
@@ -318,6 +344,7 @@ export async function walkSlice(
         await new Promise<void>((r) => {
           wake = r;
         });
+        if (stopped()) return result;
       }
       const b = queue.shift();
       if (!b) return result; // aborted
@@ -351,14 +378,36 @@ export async function walkSlice(
         if (Date.now() - lastYield >= YIELD_EVERY_MS) {
           await new Promise((r) => setImmediate(r));
           lastYield = Date.now();
+          if (stopped()) return result;
         }
       }
     }
   } finally {
+    clearTimeout(timer);
     opts.signal?.removeEventListener("abort", notify);
     thread.removeAllListeners("exit");
-    // not awaited: a thread stuck in a call to a hung network filesystem must not hold the sweep up
-    thread.unref();
-    void thread.terminate();
+    thread.removeAllListeners("message");
+    // A thread stuck in a call to a hung filesystem cannot be interrupted: the slice does not wait for it
+    // beyond TERMINATE_WAIT_MS, and no walk starts until it has ended.
+    const ended = thread.terminate().then(
+      () => true,
+      () => true,
+    );
+    let waited: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      ended,
+      new Promise<boolean>((r) => {
+        waited = setTimeout(() => r(false), TERMINATE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(waited);
+    if (!inTime) {
+      thread.unref();
+      const left = { root: opts.root, ended: false };
+      stuck = left;
+      void ended.then(() => {
+        left.ended = true;
+      });
+    }
   }
 }
