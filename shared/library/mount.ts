@@ -65,7 +65,8 @@ function hasName(names: Names, name: string): boolean {
  * so each folder is listed at most once per run and every answer comes from those listings:
  * a sweep of N links costs one listing per torrent folder they use, not one stat per link.
  * Listings are synchronous (rclone answers them from its directory cache), made on the main thread while
- * the library's own folders are read in the walk thread; the sweep yields to the event loop between batches.
+ * the library's own folders are read in the walk thread; the sweep yields to the event loop at the walk's
+ * checkpoints.
  */
 export class MountView {
   readdirCalls = 0;

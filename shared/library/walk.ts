@@ -83,7 +83,7 @@ export interface WalkFs {
  * (files and links; folders are walked into) and hands out what it found in batches.
  *
  * It runs in the walk thread, where its source is evaluated on its own: it must use nothing from outside
- * its body but its arguments (walkInThread in the tests runs it the same way).
+ * its body but its arguments (walkFromSource in walk.test.ts runs it the same way).
  */
 export function walkTree(p: WalkParams, fs: WalkFs, now: () => number, send: (b: WalkBatch) => void): void {
   interface Frame {
@@ -387,6 +387,7 @@ export async function walkSlice(
     opts.signal?.removeEventListener("abort", notify);
     thread.removeAllListeners("exit");
     thread.removeAllListeners("message");
+    // the "error" listener stays: a late error from the thread must not be an unhandled event
     // A thread stuck in a call to a hung filesystem cannot be interrupted: the slice does not wait for it
     // beyond TERMINATE_WAIT_MS, and no walk starts until it has ended.
     const ended = thread.terminate().then(
